@@ -1,0 +1,126 @@
+"""Deployment artefacts agree with the settings: docker-compose, `check --deploy`,
+and the embedded default that `make run` serves."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+SERVICE_VARIABLES = ["DATABASE_URL", "REDIS_URL", "CACHE_URL", "NEO4J_URI"]
+PRODUCTION_VARIABLES = [
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CACHE_URL",
+    "NEO4J_URI",
+    "NEO4J_USER",
+    "NEO4J_PASSWORD",
+]
+
+
+def embedded_env(tmp_path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    env["VAR_DIR"] = str(tmp_path)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return env
+
+
+def test_compose_gives_web_and_worker_every_variable_the_settings_read():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    settings_source = (ROOT / "bunnybook" / "settings.py").read_text()
+    read_by_settings = set(re.findall(r'env_\w+\("([A-Z0-9_]+)"', settings_source))
+
+    assert set(PRODUCTION_VARIABLES) <= read_by_settings
+    for name in ["web", "worker"]:
+        environment = compose["services"][name]["environment"]
+        missing = [var for var in PRODUCTION_VARIABLES if var not in environment]
+        assert not missing, f"{name} lacks {missing}"
+        assert environment["DEBUG"] == "false"
+    web_env = compose["services"]["web"]["environment"]
+    for url_var, service in [
+        ("DATABASE_URL", "postgres"),
+        ("REDIS_URL", "redis-layer"),
+        ("CACHE_URL", "redis-cache"),
+        ("NEO4J_URI", "neo4j"),
+    ]:
+        assert f"@{service}:" in web_env[url_var] or f"//{service}:" in web_env[url_var]
+        assert service in compose["services"]
+
+
+def test_check_deploy_passes_with_production_variables(tmp_path):
+    env = embedded_env(tmp_path) | {
+        "DEBUG": "false",
+        "SECRET_KEY": "a-long-random-production-secret-" + "x" * 40,
+        "ALLOWED_HOSTS": "bunnybook.example",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_embedded_default_serves_the_home_page_with_no_services(tmp_path):
+    env = embedded_env(tmp_path)
+    manage = [sys.executable, "manage.py"]
+    subprocess.run(
+        [*manage, "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "bunnybook.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        body = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    body = response.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.2)
+        assert "Bunnybook" in body
+        assert (tmp_path / "bunnybook.sqlite3").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

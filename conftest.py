@@ -1,0 +1,61 @@
+"""Fixtures shared by every app's tests: personas and API clients."""
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+PASSWORD = "carrots-and-clover-42"
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing_and_private_media(settings, tmp_path):
+    # Django's default hasher costs ~0.6 s a hash here; tests hash thousands of times.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def make_bunny(username: str, **extra):
+    from accounts.models import User
+
+    extra.setdefault("display_name", username.capitalize())
+    extra.setdefault("avatar_seed", sum(map(ord, username)))
+    user = User(username=username, email=f"{username}@bunnies.test", **extra)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def ann(db):
+    return make_bunny("ann")
+
+
+@pytest.fixture
+def bob(db):
+    return make_bunny("bob")
+
+
+@pytest.fixture
+def cid(db):
+    return make_bunny("cid")
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def bearer_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def ann_api(ann):
+    return bearer_client(ann)
+
+
+@pytest.fixture
+def bob_api(bob):
+    return bearer_client(bob)

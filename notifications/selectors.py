@@ -1,0 +1,81 @@
+"""Notification reads shared by pages, the API and live events. Every list goes through
+`Notification.objects.visible_to(viewer)`, so nothing links to what the viewer may not see."""
+
+from collections.abc import Iterable
+
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.http import Http404
+
+from accounts.models import User
+from bunnybook.pagination import Page, paginate
+from notifications.models import MutedNotificationType, Notification, NotificationActor
+from social.models import Block
+
+PAGE_SIZE = 20
+DROPDOWN_SIZE = 5
+# "Ann, Bob and Cid" or "Ann, Bob and 3 others": at most three names per notification.
+ACTORS_SHOWN = 3
+
+
+def _rows(viewer: User) -> QuerySet[Notification]:
+    return Notification.objects.visible_to(viewer).select_related("post", "post__author", "comment")
+
+
+def attach_latest_actors(viewer: User, notifications: Iterable[Notification]) -> None:
+    """Give each notification `latest_actors` (newest first, at most ACTORS_SHOWN, never
+    anyone blocked with the viewer), in one query for the whole page."""
+    notifications = list(notifications)
+    by_id: dict[int, list[User]] = {notification.pk: [] for notification in notifications}
+    if by_id:
+        ranked = (
+            NotificationActor.objects.filter(notification_id__in=by_id, actor__is_active=True)
+            .exclude(actor_id__in=Block.objects.ids_blocked_with(viewer.pk))
+            .select_related("actor")
+            .annotate(
+                rank=Window(
+                    RowNumber(),
+                    partition_by=F("notification_id"),
+                    order_by=[F("acted_at").desc(), F("id").desc()],
+                )
+            )
+            .filter(rank__lte=ACTORS_SHOWN)
+            .order_by("notification_id", "rank")
+        )
+        for link in ranked:
+            by_id[link.notification_id].append(link.actor)
+    for notification in notifications:
+        notification.latest_actors = by_id[notification.pk]
+
+
+def notifications_for(
+    viewer: User, *, unread_only: bool = False, cursor: str | None = None, size: int = PAGE_SIZE
+) -> Page:
+    """A page of the viewer's notifications, newest activity first."""
+    rows = _rows(viewer)
+    if unread_only:
+        rows = rows.unread()
+    page = paginate(rows, cursor=cursor, size=size)
+    attach_latest_actors(viewer, page.items)
+    return page
+
+
+def latest_notifications_for(viewer: User, *, size: int = DROPDOWN_SIZE) -> list[Notification]:
+    return notifications_for(viewer, size=size).items
+
+
+def get_notification_for(viewer: User, notification_id: int) -> Notification:
+    """The viewer's own notification, if its target is still visible; else 404."""
+    notification = _rows(viewer).filter(pk=notification_id).first()
+    if notification is None:
+        raise Http404
+    attach_latest_actors(viewer, [notification])
+    return notification
+
+
+def unread_count_for(viewer: User) -> int:
+    return Notification.objects.visible_to(viewer).unread().count()
+
+
+def muted_types_for(user: User) -> set[str]:
+    return set(MutedNotificationType.objects.filter(user=user).values_list("type", flat=True))

@@ -1,0 +1,259 @@
+"""Social reads shared by pages, the API and consumers. `get_*_for(viewer, ...)` fetch and
+authorise at once: what the viewer may not see is a 404, exactly as if it did not exist."""
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.postgres.search import TrigramSimilarity
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, Window
+from django.db.models.functions import Greatest, RowNumber, Upper
+from django.http import Http404
+
+from accounts.models import User
+from bunnybook.pagination import Page, paginate
+from social.models import Block, Comment, CommentLike, FriendRequest, Friendship, Post, PostLike
+
+FEED_PAGE_SIZE = 20
+INLINE_COMMENTS = 3
+SEARCH_LIMIT = 20
+
+
+# --- Bunnies and relations --------------------------------------------------------------
+
+
+def bunnies_visible_to(viewer: User) -> QuerySet[User]:
+    """Active bunnies, less anyone blocked with the viewer either way."""
+    return User.objects.filter(is_active=True).exclude(
+        pk__in=Block.objects.ids_blocked_with(viewer.pk)
+    )
+
+
+def get_bunny_for(viewer: User, username: str) -> User:
+    bunny = bunnies_visible_to(viewer).filter(username__iexact=username).first()
+    if bunny is None:
+        raise Http404
+    return bunny
+
+
+def friends_of(owner: User, *, viewer: User) -> QuerySet[User]:
+    return bunnies_visible_to(viewer).filter(pk__in=Friendship.objects.friend_ids(owner.pk))
+
+
+def mutual_friends(viewer: User, other: User) -> QuerySet[User]:
+    return friends_of(viewer, viewer=viewer).filter(pk__in=Friendship.objects.friend_ids(other.pk))
+
+
+def are_friends(first_id: int, second_id: int) -> bool:
+    return Friendship.objects.between(first_id, second_id).exists()
+
+
+def friendship_states(viewer: User, user_ids: Iterable[int]) -> dict[int, str]:
+    """The viewer's relation to each bunny: self, friends, request_sent, request_received
+    or none; two queries for any number of bunnies."""
+    ids = set(user_ids)
+    states = dict.fromkeys(ids, "none")
+    if viewer.pk in states:
+        states[viewer.pk] = "self"
+    ids.discard(viewer.pk)
+    if not ids:
+        return states
+    for friend_id in Friendship.objects.friend_ids(viewer.pk).filter(
+        Q(user_a_id__in=ids) | Q(user_b_id__in=ids)
+    ):
+        states[friend_id] = "friends"
+    requests = FriendRequest.objects.filter(
+        Q(from_user_id=viewer.pk, to_user_id__in=ids)
+        | Q(to_user_id=viewer.pk, from_user_id__in=ids)
+    ).values_list("from_user_id", "to_user_id")
+    for from_id, to_id in requests:
+        if from_id == viewer.pk:
+            states[to_id] = "request_sent"
+        else:
+            states[from_id] = "request_received"
+    return states
+
+
+def pending_request_between(viewer: User, other: User) -> FriendRequest | None:
+    return FriendRequest.objects.between(viewer.pk, other.pk).first()
+
+
+def get_friend_request_for(viewer: User, request_id: int) -> FriendRequest:
+    """A pending request the viewer sent or received."""
+    friend_request = (
+        FriendRequest.objects.select_related("from_user", "to_user")
+        .filter(Q(from_user=viewer) | Q(to_user=viewer), pk=request_id)
+        .first()
+    )
+    if friend_request is None:
+        raise Http404
+    return friend_request
+
+
+def friend_requests_for(viewer: User, *, direction: str) -> QuerySet[FriendRequest]:
+    blocked = Block.objects.ids_blocked_with(viewer.pk)
+    requests = FriendRequest.objects.select_related("from_user", "to_user")
+    if direction == "outgoing":
+        requests = requests.filter(from_user=viewer).exclude(to_user_id__in=blocked)
+    else:
+        requests = requests.filter(to_user=viewer).exclude(from_user_id__in=blocked)
+    return requests.order_by("-created_at", "-id")
+
+
+def blocked_by(viewer: User) -> QuerySet[User]:
+    return User.objects.filter(
+        pk__in=Block.objects.filter(blocker=viewer).values("blocked_id")
+    ).order_by("username")
+
+
+def search_bunnies(viewer: User, query: str) -> list[User]:
+    """Best match first. On PostgreSQL, trigram similarity forgives typos; elsewhere a
+    plain substring match."""
+    query = query.strip()[:100]
+    if not query:
+        return []
+    bunnies = bunnies_visible_to(viewer).annotate(
+        upper_username=Upper("username"), upper_display_name=Upper("display_name")
+    )
+    needle = query.upper()
+    substring = Q(upper_username__contains=needle) | Q(upper_display_name__contains=needle)
+    if settings.USES_POSTGRES:
+        # Both lookups run on the GIN trigram indexes over upper(name).
+        bunnies = (
+            bunnies.filter(
+                substring
+                | Q(upper_username__trigram_similar=needle)
+                | Q(upper_display_name__trigram_similar=needle)
+            )
+            .annotate(
+                similarity=Greatest(
+                    TrigramSimilarity("upper_username", needle),
+                    TrigramSimilarity("upper_display_name", needle),
+                )
+            )
+            .order_by("-similarity", "username")
+        )
+    else:
+        bunnies = bunnies.filter(substring).order_by("username")
+    return list(bunnies[:SEARCH_LIMIT])
+
+
+# --- Posts ------------------------------------------------------------------------------
+
+
+def _post_rows(viewer: User) -> QuerySet[Post]:
+    return Post.objects.visible_to(viewer).select_related("author", "wall")
+
+
+def get_post_for(viewer: User, post_id: int) -> Post:
+    post = _post_rows(viewer).filter(pk=post_id).first()
+    if post is None:
+        raise Http404
+    return post
+
+
+def feed_for(viewer: User, *, cursor: str | None = None, size: int = FEED_PAGE_SIZE) -> Page:
+    """The viewer's and friends' posts, and posts on the viewer's wall, newest first."""
+    circle = Friendship.objects.friend_ids(viewer.pk)
+    posts = _post_rows(viewer).filter(
+        Q(author_id=viewer.pk) | Q(wall_id=viewer.pk) | Q(author_id__in=circle)
+    )
+    return paginate(posts, cursor=cursor, size=size)
+
+
+def wall_for(viewer: User, owner: User, *, cursor: str | None = None, size: int = FEED_PAGE_SIZE):
+    return paginate(_post_rows(viewer).filter(wall=owner), cursor=cursor, size=size)
+
+
+def liked_post_ids(viewer: User, posts: Iterable[Post]) -> set[int]:
+    ids = [post.pk for post in posts]
+    return set(
+        PostLike.objects.filter(user=viewer, post_id__in=ids).values_list("post_id", flat=True)
+    )
+
+
+# --- Comments ---------------------------------------------------------------------------
+
+
+def _comment_rows(viewer: User) -> QuerySet[Comment]:
+    return (
+        Comment.objects.select_related("author")
+        .exclude(author_id__in=Block.objects.ids_blocked_with(viewer.pk))
+        .order_by("created_at", "id")
+    )
+
+
+def comments_on(viewer: User, post: Post) -> QuerySet[Comment]:
+    """Oldest first; the caller fetched `post` through get_post_for."""
+    return _comment_rows(viewer).filter(post=post)
+
+
+def latest_comments_on(viewer: User, posts: Iterable[Post], *, per_post: int = INLINE_COMMENTS):
+    """The newest few comments of each post, in one query: {post_id: [oldest..newest]}."""
+    ids = [post.pk for post in posts]
+    ranked = (
+        _comment_rows(viewer)
+        .filter(post_id__in=ids)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=F("post_id"),
+                order_by=[F("created_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank__lte=per_post)
+    )
+    by_post: dict[int, list[Comment]] = {post_id: [] for post_id in ids}
+    for comment in ranked:
+        by_post[comment.post_id].append(comment)
+    return by_post
+
+
+def get_comment_for(viewer: User, comment_id: int) -> Comment:
+    comment = (
+        _comment_rows(viewer)
+        .select_related("post", "post__author", "post__wall")
+        .filter(pk=comment_id, post__in=Post.objects.visible_to(viewer))
+        .first()
+    )
+    if comment is None:
+        raise Http404
+    return comment
+
+
+def liked_comment_ids(viewer: User, comments: Iterable[Comment]) -> set[int]:
+    ids = [comment.pk for comment in comments]
+    return set(
+        CommentLike.objects.filter(user=viewer, comment_id__in=ids).values_list(
+            "comment_id", flat=True
+        )
+    )
+
+
+def post_likers(viewer: User, post: Post, *, limit: int = 3) -> list[User]:
+    """A few bunnies who liked the post, friends first, for "liked by Ann, Bob and 3 others"."""
+    friends = Friendship.objects.friend_ids(viewer.pk)
+    return list(
+        bunnies_visible_to(viewer)
+        .filter(pk__in=PostLike.objects.filter(post=post).values("user_id"))
+        .annotate(is_friend=ExpressionWrapper(Q(pk__in=friends), output_field=BooleanField()))
+        .order_by("-is_friend", "username")[:limit]
+    )
+
+
+# --- Pages of lists ---------------------------------------------------------------------
+
+LIST_PAGE_SIZE = 50
+
+
+def paginate_bunnies(bunnies: QuerySet[User], *, cursor: str | None) -> Page:
+    return paginate(
+        bunnies, cursor=cursor, size=LIST_PAGE_SIZE, order_field="username", descending=False
+    )
+
+
+def paginate_requests(requests: QuerySet[FriendRequest], *, cursor: str | None) -> Page:
+    return paginate(requests, cursor=cursor, size=LIST_PAGE_SIZE)
+
+
+def paginate_comments(comments: QuerySet[Comment], *, cursor: str | None) -> Page:
+    return paginate(comments, cursor=cursor, size=LIST_PAGE_SIZE, descending=False)
