@@ -1,5 +1,7 @@
 """Fixtures shared by every app's tests: personas and API clients."""
 
+import threading
+
 import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -12,6 +14,23 @@ def _fast_hashing_and_private_media(settings, tmp_path):
     # Django's default hasher costs ~0.6 s a hash here; tests hash thousands of times.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _close_async_thread_connections(django_db_blocker):
+    """asgiref's single worker thread keeps its own database connection, which pytest-django
+    never closes; a later test could then trip over it (django/channels#2118)."""
+    yield
+    from asgiref.sync import async_to_sync, sync_to_async
+    from django.db import connections
+
+    def close_all():
+        with django_db_blocker.unblock():
+            async_to_sync(sync_to_async(connections.close_all))()
+
+    helper = threading.Thread(target=close_all)
+    helper.start()
+    helper.join()
 
 
 def make_bunny(username: str, **extra):

@@ -10,6 +10,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts import services
 from accounts.models import User, username_validator
 from accounts.tokens import LogoutSerializer
+from chat.selectors import profile_context
 
 
 class ProfileSerializer(serializers.ModelSerializer):
@@ -53,6 +54,7 @@ class SignupSerializer(serializers.Serializer):
 class MeUpdateSerializer(serializers.Serializer):
     display_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
     bio = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    appear_offline = serializers.BooleanField(required=False)
 
 
 class SignupView(APIView):
@@ -96,17 +98,29 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(APIView):
-    @extend_schema(responses=ProfileSerializer)
-    def get(self, request):
-        return Response(ProfileSerializer(request.user, context={"request": request}).data)
+class MeSerializer(ProfileSerializer):
+    """The current bunny: her profile plus her own settings."""
 
-    @extend_schema(request=MeUpdateSerializer, responses=ProfileSerializer)
+    class Meta(ProfileSerializer.Meta):
+        fields = [*ProfileSerializer.Meta.fields, "appear_offline"]
+        read_only_fields = fields
+
+
+def _me(request, user) -> dict:
+    return MeSerializer(user, context=profile_context(user, [user], request)).data
+
+
+class MeView(APIView):
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        return Response(_me(request, request.user))
+
+    @extend_schema(request=MeUpdateSerializer, responses=MeSerializer)
     def patch(self, request):
         data = MeUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.update_profile(user=request.user, **data.validated_data)
-        return Response(ProfileSerializer(user, context={"request": request}).data)
+        return Response(_me(request, user))
 
 
 class MyAvatarView(APIView):

@@ -5,6 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from accounts import services
+from accounts.backends import sanction_notice_for_credentials
 from accounts.models import User, username_validator
 
 
@@ -49,7 +50,38 @@ class LoginForm(AuthenticationForm):
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )
 
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            # A suspended or banned bunny who gave her right password is told why.
+            notice = sanction_notice_for_credentials(
+                self.cleaned_data.get("username"), self.cleaned_data.get("password")
+            )
+            if notice is None:
+                raise
+            raise ValidationError(notice, code="account_sanctioned") from None
+
 
 class ProfileForm(forms.Form):
     display_name = forms.CharField(max_length=50, required=False)
     bio = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class SuspensionForm(forms.Form):
+    """The admin's "suspend" page: how long, and why (the bunny is shown the reason)."""
+
+    days = forms.IntegerField(min_value=1, max_value=3650, initial=7, label="Days")
+    reason = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ReasonForm(forms.Form):
+    """The admin's "ban" (and similar) page: why (the bunny is shown the reason)."""
+
+    reason = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(
+        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Note"
+    )

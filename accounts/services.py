@@ -61,15 +61,28 @@ def register_bunny(*, username: str, email: str, password: str, display_name: st
 
 
 @transaction.atomic
-def update_profile(*, user: User, display_name: str | None = None, bio: str | None = None) -> User:
+def update_profile(
+    *,
+    user: User,
+    display_name: str | None = None,
+    bio: str | None = None,
+    appear_offline: bool | None = None,
+) -> User:
     if display_name is not None:
         user.display_name = display_name.strip()
     if bio is not None:
         user.bio = bio.strip()
+    presence_changed = appear_offline is not None and appear_offline != user.appear_offline
+    if appear_offline is not None:
+        user.appear_offline = appear_offline
     user.full_clean(
         exclude=["password", "username", "email"], validate_unique=False, validate_constraints=False
     )
-    user.save(update_fields=["display_name", "bio"])
+    user.save(update_fields=["display_name", "bio", "appear_offline"])
+    if presence_changed:
+        from chat.services import appear_offline_changed  # chat depends on accounts, not back
+
+        appear_offline_changed(user=user)
     return user
 
 

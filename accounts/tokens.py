@@ -7,18 +7,20 @@ token of that bunny, since either the thief or the owner is holding a stolen cop
 """
 
 from django.db import transaction
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework_simplejwt.exceptions import (
     AuthenticationFailed,
     InvalidToken,
     TokenBackendError,
     TokenError,
 )
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.backends import sanction_notice_for_credentials
 from accounts.services import revoke_refresh_tokens
 
 
@@ -31,6 +33,22 @@ def decode_refresh_token(raw: str) -> dict:
     if payload.get(api_settings.TOKEN_TYPE_CLAIM) != RefreshToken.token_type:
         raise InvalidToken("Token has wrong type.")
     return payload
+
+
+class SanctionAwareTokenObtainSerializer(TokenObtainPairSerializer):
+    """The token pair for a username (or email) and password. A suspended or banned bunny
+    who gives her right password is told why she cannot have one."""
+
+    def validate(self, attrs):
+        try:
+            return super().validate(attrs)
+        except exceptions.AuthenticationFailed:  # DRF's: simplejwt raises the base class here
+            notice = sanction_notice_for_credentials(
+                attrs.get(self.username_field), attrs.get("password")
+            )
+            if notice is None:
+                raise
+            raise AuthenticationFailed(notice, code="account_sanctioned") from None
 
 
 class RotatingRefreshSerializer(serializers.Serializer):

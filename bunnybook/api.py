@@ -9,6 +9,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts import api as accounts_api
 from bunnybook.errors import Conflict as DomainConflict
+from chat import api as chat_api
+from notifications import api as notifications_api
+from reports import api as reports_api
 from social import api as social_api
 
 
@@ -72,6 +75,12 @@ urlpatterns = [
     path("friends/<str:username>/", social_api.FriendDetailView.as_view(), name="api-friend"),
     path("blocks/", social_api.BlocksView.as_view(), name="api-blocks"),
     path("blocks/<str:username>/", social_api.BlockDetailView.as_view(), name="api-block"),
+    path("suggestions/", social_api.SuggestionsView.as_view(), name="api-suggestions"),
+    path(
+        "suggestions/<str:username>/dismiss/",
+        social_api.DismissSuggestionView.as_view(),
+        name="api-suggestion-dismiss",
+    ),
     path("feed/", social_api.FeedView.as_view(), name="api-feed"),
     path("posts/", social_api.PostsView.as_view(), name="api-posts"),
     path("posts/<int:post_id>/", social_api.PostDetailView.as_view(), name="api-post"),
@@ -87,7 +96,46 @@ urlpatterns = [
         social_api.CommentLikeView.as_view(),
         name="api-comment-like",
     ),
+    path("conversations/", chat_api.ConversationsView.as_view(), name="api-conversations"),
+    path(
+        "conversations/<int:conversation_id>/",
+        chat_api.ConversationDetailView.as_view(),
+        name="api-conversation",
+    ),
+    path(
+        "conversations/<int:conversation_id>/messages/",
+        chat_api.MessagesView.as_view(),
+        name="api-conversation-messages",
+    ),
+    path(
+        "conversations/<int:conversation_id>/read/",
+        chat_api.ReadView.as_view(),
+        name="api-conversation-read",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]
+
+urlpatterns += [
+    path("notifications/", notifications_api.NotificationsView.as_view(), name="api-notifications"),
+    path(
+        "notifications/read-all/",
+        notifications_api.NotificationsReadAllView.as_view(),
+        name="api-notifications-read-all",
+    ),
+    path(
+        "notifications/settings/",
+        notifications_api.NotificationSettingsView.as_view(),
+        name="api-notification-settings",
+    ),
+    path(
+        "notifications/<int:notification_id>/read/",
+        notifications_api.NotificationReadView.as_view(),
+        name="api-notification-read",
+    ),
+]
+
+urlpatterns += [
+    path("reports/", reports_api.ReportsView.as_view(), name="api-reports"),
 ]

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "social",
     "chat",
     "notifications",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -110,6 +111,7 @@ DATABASES = {
 # Channels' live-server test case and pytest-django must agree on the test database name.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_bunnybook")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_bunnybook.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20}
 USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -154,6 +156,33 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
+# --- Live: sockets, chat, typing, presence ---------------------------------------------
+
+# An API socket without a session must authenticate in its first frame within this time.
+WS_AUTH_TIMEOUT = float(env_str("WS_AUTH_TIMEOUT", "5"))
+# Frames larger than this get an `error` event instead of being parsed.
+WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 64 * 1024)
+# Live events reaching a socket before its first frame wait this long for a `resume`.
+WS_RESUME_GRACE = float(env_str("WS_RESUME_GRACE", "1"))
+# At most this many missed events are replayed; further back the client must resync.
+WS_RESUME_LIMIT = env_int("WS_RESUME_LIMIT", 1000)
+# Durable per-bunny events older than this are pruned (`manage.py prune_live_events`).
+LIVE_EVENT_RETENTION_DAYS = env_int("LIVE_EVENT_RETENTION_DAYS", 7)
+
+# Presence: each socket refreshes its heartbeat every PRESENCE_HEARTBEAT seconds and counts
+# as gone PRESENCE_TTL seconds after its last one, so a dead server's bunnies are seen
+# offline within PRESENCE_TTL + PRESENCE_HEARTBEAT seconds.
+PRESENCE_HEARTBEAT = float(env_str("PRESENCE_HEARTBEAT", "4"))
+PRESENCE_TTL = float(env_str("PRESENCE_TTL", "10"))
+
+CHAT_PAGE_SIZE = 50
+# Per bunny: at most CHAT_MESSAGE_RATE messages in CHAT_RATE_WINDOW seconds, and typing
+# frames relayed at most every TYPING_THROTTLE seconds per conversation.
+CHAT_MESSAGE_RATE = env_int("CHAT_MESSAGE_RATE", 30)
+CHAT_TYPING_RATE = env_int("CHAT_TYPING_RATE", 30)
+CHAT_RATE_WINDOW = env_int("CHAT_RATE_WINDOW", 10)
+TYPING_THROTTLE = float(env_str("TYPING_THROTTLE", "2"))
+
 NEO4J_URI = env_str("NEO4J_URI")
 NEO4J_USER = env_str("NEO4J_USER", "neo4j")
 NEO4J_PASSWORD = env_str("NEO4J_PASSWORD")
@@ -162,6 +191,8 @@ NEO4J_PASSWORD = env_str("NEO4J_PASSWORD")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameOrEmailBackend"]
+# Database sessions that know their bunny, so a ban can delete all of hers at once.
+SESSION_ENGINE = "accounts.sessions"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -190,7 +221,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Bunnybook <hello@bunnybook.l
 REST_FRAMEWORK = {
     # Bearer first, so an unauthenticated call answers 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's JWTAuthentication plus the ban/suspension check on every request.
+        "accounts.authentication.BunnyJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -209,6 +241,8 @@ SIMPLE_JWT = {
     "SIGNING_KEY": env_str("JWT_SIGNING_KEY", SECRET_KEY),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.RotatingRefreshSerializer",
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.SanctionAwareTokenObtainSerializer",
+    "USER_AUTHENTICATION_RULE": "accounts.backends.may_authenticate",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -6,7 +6,12 @@ from bunnybook import views
 urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("social.urls")),
+    path("", include("social.graph.urls")),
+    path("", include("notifications.urls")),
+    path("", include("chat.urls")),
+    path("", include("reports.urls")),
     path("healthz/", views.health, name="health"),
     path("api/", include("bunnybook.api")),
+    path("admin/health/", admin.site.admin_view(views.staff_health), name="admin-health"),
     path("admin/", admin.site.urls),
 ]

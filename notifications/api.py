@@ -12,6 +12,13 @@ from notifications.serializers import NotificationSerializer, serialize_notifica
 from social.api import CURSOR, cursor_of, page_response
 
 UNREAD_COUNT_HEADER = "X-Unread-Count"
+UNREAD_COUNT = OpenApiParameter(
+    UNREAD_COUNT_HEADER,
+    OpenApiTypes.INT,
+    location=OpenApiParameter.HEADER,
+    response=[200, 204],
+    description="Your unread notifications, after this request.",
+)
 
 
 class NotificationListSerializer(serializers.Serializer):
@@ -37,9 +44,11 @@ def _with_unread_count(request, response: Response) -> Response:
 
 class NotificationsView(APIView):
     @extend_schema(
+        operation_id="notifications_list",
         parameters=[
             OpenApiParameter("unread", OpenApiTypes.BOOL, description="1: unread ones only."),
             CURSOR,
+            UNREAD_COUNT,
         ],
         responses=NotificationListSerializer,
     )
@@ -53,7 +62,11 @@ class NotificationsView(APIView):
 
 
 class NotificationReadView(APIView):
-    @extend_schema(request=None, responses={204: None, 404: OpenApiResponse(description="Not yours.")})
+    @extend_schema(
+        request=None,
+        parameters=[UNREAD_COUNT],
+        responses={204: None, 404: OpenApiResponse(description="Not yours, or gone.")},
+    )
     def post(self, request, notification_id):
         notification = selectors.get_notification_for(request.user, notification_id)
         services.mark_read(notification=notification, by=request.user)
@@ -61,7 +74,7 @@ class NotificationReadView(APIView):
 
 
 class NotificationsReadAllView(APIView):
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, parameters=[UNREAD_COUNT], responses={204: None})
     def post(self, request):
         services.mark_all_read(user=request.user)
         return _with_unread_count(request, Response(status=status.HTTP_204_NO_CONTENT))

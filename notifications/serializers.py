@@ -88,8 +88,11 @@ def notification_target(notification: Notification) -> dict:
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    """Expects rows from `notifications.selectors` (annotated `actor_count`, attached
-    `latest_actors`) and `friendship_states` for the actors in the context."""
+    """Something that happened to you. Likes and comments on one target are one
+    notification naming its latest actors; `created_at` is the time of the latest."""
+
+    # Serialises rows from notifications.selectors (annotated `actor_count`, attached
+    # `latest_actors`), with `friendship_states` for the actors in the context.
 
     actor = serializers.SerializerMethodField(help_text="The latest bunny who acted.")
     actors = serializers.SerializerMethodField(help_text="The latest few actors, newest first.")

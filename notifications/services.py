@@ -152,7 +152,8 @@ def withdraw(*, kind: str, actor: User, target, recipient_ids: Iterable[int] | N
     """Take `actor` out of the notifications of `kind` about `target` (an un-like, a deleted
     comment). A group left with nobody disappears; the rest fall back to their latest
     remaining actor's time."""
-    groups = Notification.objects.select_for_update().filter(
+    # Lock only the notification rows: the joined recipient is read, never locked.
+    groups = Notification.objects.select_for_update(of=("self",)).filter(
         type=kind, group_key=_group_key(kind, actor=actor, target=target)
     )
     if recipient_ids is not None:

@@ -16,7 +16,10 @@ from rest_framework.views import APIView
 from accounts.api import ProfileSerializer
 from accounts.models import User
 from bunnybook.pagination import Page
+from chat import selectors as chat_selectors
 from social import selectors, services
+from social.graph import services as graph_services
+from social.graph import suggestions as graph_suggestions
 from social.models import Comment, FriendRequest, Friendship, Post, Visibility
 
 CURSOR = OpenApiParameter("cursor", OpenApiTypes.STR, description="From the previous `next`.")
@@ -26,10 +29,12 @@ CURSOR = OpenApiParameter("cursor", OpenApiTypes.STR, description="From the prev
 
 
 def profile_context(request, users) -> dict:
-    """Batch-load the viewer's relation to every bunny about to be serialised."""
+    """Batch-load the viewer's relation to every bunny about to be serialised, and the
+    presence of her friends (and herself) among them."""
     users = [user for user in users if user is not None]
     states = selectors.friendship_states(request.user, [user.pk for user in users])
-    return {"request": request, "friendship_states": states}
+    online = chat_selectors.presence_for(request.user, users, states)
+    return {"request": request, "friendship_states": states, "online": online}
 
 
 def profiles(request, users) -> list[dict]:
@@ -454,3 +459,62 @@ class CommentLikeView(APIView):
     @extend_schema(responses=LikeStateSerializer)
     def delete(self, request, comment_id):
         return self._answer(request, comment_id, services.unlike_comment)
+
+
+# --- Suggestions ------------------------------------------------------------------------
+
+
+class SuggestionSerializer(serializers.Serializer):
+    profile = ProfileSerializer()
+    mutual_count = serializers.IntegerField()
+    mutual_sample = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Usernames of up to 3 mutual friends, smallest id first.",
+    )
+    reason = serializers.ChoiceField(
+        choices=["mutual_friends", "new_bunny"],
+        help_text="new_bunny: a recently joined bunny, offered when nobody can be suggested "
+        "from friends of friends (e.g. a bunny without friends yet).",
+    )
+
+
+class SuggestionsView(APIView):
+    @extend_schema(
+        summary="Bunnies you may know",
+        description="Friends of friends ranked by mutual friends (desc), ties by id. Never "
+        "yourself, a friend, a pending request either way, a block either way, or a bunny "
+        "dismissed in the last 90 days. One page: `next` is always null.",
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 50, default 10.")
+        ],
+        responses=list_schema(SuggestionSerializer, "SuggestionList"),
+    )
+    def get(self, request):
+        raw = request.query_params.get("limit", "10")
+        if not raw.isdigit() or not 1 <= int(raw) <= graph_suggestions.MAX_LIMIT:
+            raise serializers.ValidationError({"limit": ["Use a number from 1 to 50."]})
+        suggestions = graph_suggestions.suggestions_for(request.user, limit=int(raw))
+        # Every suggested bunny is a stranger to the viewer by construction: no state lookup.
+        context = {"request": request, "friendship_states": {}}
+        results = [
+            {
+                "profile": ProfileSerializer(item.user, context=context).data,
+                "mutual_count": item.mutual_count,
+                "mutual_sample": [friend.username for friend in item.mutual_sample],
+                "reason": item.reason,
+            }
+            for item in suggestions
+        ]
+        return Response({"results": results, "next": None})
+
+
+class DismissSuggestionView(APIView):
+    @extend_schema(
+        summary="Not now: stop suggesting this bunny for 90 days",
+        request=None,
+        responses={204: None},
+    )
+    def post(self, request, username):
+        bunny = selectors.get_bunny_for(request.user, username)
+        graph_services.dismiss_suggestion(user=request.user, dismissed=bunny)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,9 +1,13 @@
 """A small hand-made demo network, so a newcomer sees every feature at once."""
 
+import uuid
+
 from django.db import transaction
 
 from accounts import services as account_services
 from accounts.models import User
+from chat import services as chat_services
+from reports import services as report_services
 from social import services
 
 DEMO_PASSWORD = "hop-hop-carrot"  # noqa: S105 - printed for the newcomer on purpose
@@ -29,6 +33,18 @@ COMMENTS = [
     (1, "ann", "I bet it's by the lettuce."),
 ]
 LIKES = [(0, "bob"), (0, "cid"), (1, "ann"), (2, "ann")]
+CONVERSATION = (
+    "ann",
+    "bob",
+    [
+        ("ann", "Did you see the new clover patch by the old oak?"),
+        ("bob", "Not yet! Is it the four-leaf kind?"),
+        ("ann", "Some of it. Race you there at dusk 🐇"),
+    ],
+)
+# A moderator (staff and superuser: /admin/) with one report waiting in the queue.
+MODERATOR = ("mod", "Moss the Moderator", "Keeps the warren friendly.")
+REPORT = ("dot", 3, "Spreading anti-dandelion propaganda? (a demo report)")
 
 
 @transaction.atomic
@@ -60,4 +76,28 @@ def build_demo_network() -> bool:
         services.add_comment(post=posts[index], author=bunnies[author], body=body)
     for index, username in LIKES:
         services.like_post(post=posts[index], user=bunnies[username])
+    first, second, lines = CONVERSATION
+    conversation, _ = chat_services.start_conversation(
+        user=bunnies[first], with_user=bunnies[second]
+    )
+    for sender, body in lines:
+        chat_services.send_message(
+            sender=bunnies[sender],
+            conversation_id=conversation.pk,
+            body=body,
+            client_id=uuid.uuid5(uuid.NAMESPACE_URL, f"demo:{sender}:{body}"),
+        )
+    username, name, bio = MODERATOR
+    moderator = account_services.register_bunny(
+        username=username,
+        email=f"{username}@demo.bunnybook.localhost",
+        password=DEMO_PASSWORD,
+        display_name=name,
+    )
+    account_services.update_profile(user=moderator, bio=bio)
+    User.objects.filter(pk=moderator.pk).update(is_staff=True, is_superuser=True)
+    reporter, index, reason = REPORT
+    report_services.report_content(
+        reporter=bunnies[reporter], target_type="post", target_id=posts[index].pk, reason=reason
+    )
     return True

@@ -209,3 +209,6 @@ class CommentLike(models.Model):
 
     def __str__(self):
         return f"{self.user_id} ♡ comment {self.comment_id}"
+
+
+from social.graph.models import GraphOutbox, SuggestionDismissal  # noqa: E402,F401

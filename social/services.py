@@ -44,6 +44,15 @@ def _lock_pair(first: User, second: User) -> None:
 
 def _friendship_changed(first: User, second: User, state_for_first: str, state_for_second: str):
     """The seam where other parts of the site hear that a pair's relation changed."""
+    # Imported here so this seam stays the only place that knows about the graph layer.
+    from social.graph.suggestions import forget_suggestions_on_commit
+    from social.graph.sync import record_friendship_change
+
+    if state_for_first in ("friends", "none"):
+        # Outbox row in this transaction, pushed to Neo4j after commit. "none" also follows
+        # a declined or cancelled request; the unlink is then a harmless no-op.
+        record_friendship_change(first.pk, second.pk, friends=state_for_first == "friends")
+    forget_suggestions_on_commit([first.pk, second.pk])
     record_and_publish_on_commit(
         [first.pk], {"type": "friendship", "user": second.username, "friendship": state_for_first}
     )

@@ -84,15 +84,12 @@ def free_port() -> int:
 def test_the_embedded_default_serves_the_home_page_with_no_services(tmp_path):
     env = embedded_env(tmp_path)
     manage = [sys.executable, "manage.py"]
-    subprocess.run(
-        [*manage, "migrate", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
+    for command in (["migrate", "--noinput"], ["seed_demo"]):
+        subprocess.run(
+            [*manage, *command], cwd=ROOT, env=env, check=True, timeout=300, capture_output=True
+        )
     port = free_port()
+    log = (tmp_path / "daphne.log").open("w")
     server = subprocess.Popen(
         [
             sys.executable,
@@ -106,7 +103,7 @@ def test_the_embedded_default_serves_the_home_page_with_no_services(tmp_path):
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
@@ -119,8 +116,11 @@ def test_the_embedded_default_serves_the_home_page_with_no_services(tmp_path):
                     break
             except OSError:
                 time.sleep(0.2)
-        assert "Bunnybook" in body
+        assert "Bunnybook" in body, (tmp_path / "daphne.log").read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5) as login:
+            assert login.status == 200
         assert (tmp_path / "bunnybook.sqlite3").exists()
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from social.demo import BUNNIES, DEMO_PASSWORD, build_demo_network
+from social.demo import BUNNIES, DEMO_PASSWORD, MODERATOR, build_demo_network
 
 
 class Command(BaseCommand):
@@ -13,3 +13,4 @@ class Command(BaseCommand):
             self.stdout.write("The database already has bunnies; left it as it is.")
         logins = ", ".join(username for username, _, _ in BUNNIES)
         self.stdout.write(f"Demo logins: {logins} — password: {DEMO_PASSWORD}")
+        self.stdout.write(f"Moderator (admin at /admin/): {MODERATOR[0]} — same password")

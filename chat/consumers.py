@@ -1,0 +1,433 @@
+"""Socket adapters: `/ws/` for pages (HTML fragments for the htmx ws extension) and
+`/ws/api/` for API clients (JSON), speaking the frames of shared/API.md.
+
+Every socket of a bunny joins her group `user.<id>` and renders whatever is published there
+(chat.live explains the two renderers). Frames are decoded here, never by Channels' JSON
+consumer, so a bad frame gets an `error` event and the socket stays open. Durable events
+carry `seq`: a socket sends them in order, once each, filling any gap from the database; a
+`resume` replays what a reconnecting client missed while live events wait their turn.
+"""
+
+import asyncio
+import json
+import logging
+
+from asgiref.sync import sync_to_async
+from channels.db import aclose_old_connections, database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.utils import timezone
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+
+from bunnybook.errors import Conflict
+from bunnybook.events import user_group
+from chat import live, presence, selectors, services
+from chat.models import UserEvent
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4001
+CLOSE_ENDED = 4003
+# A live event not seen this long after it was stored was lost on the way (layer down or
+# flushed, channel over capacity): the heartbeat then replays it from the database.
+CATCH_UP_AFTER = 2.0
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, detail: str, **extra):
+        super().__init__(detail)
+        self.code, self.detail, self.extra = code, detail, extra
+
+
+# --- Frame fields -----------------------------------------------------------------------
+
+
+def _int_field(frame: dict, name: str) -> int:
+    value = frame.get(name)
+    if isinstance(value, str) and value.isdigit():  # form-encoded values arrive as strings
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise FrameError("invalid", f'"{name}" must be a non-negative integer.', field=name)
+    return value
+
+
+def _str_field(frame: dict, name: str) -> str:
+    value = frame.get(name)
+    if not isinstance(value, str):
+        raise FrameError("invalid", f'"{name}" must be a string.', field=name)
+    return value
+
+
+# --- Database work (one thread) ---------------------------------------------------------
+
+
+def _events(user_id: int, after: int, upto: int | None = None, limit: int | None = None):
+    events = UserEvent.objects.filter(user_id=user_id, seq__gt=after).order_by("seq")
+    if upto is not None:
+        events = events.filter(seq__lte=upto)
+    rows = events.values_list("seq", "payload")
+    if limit is not None:
+        rows = rows[:limit]
+    return [{**payload, "seq": seq} for seq, payload in rows]
+
+
+@database_sync_to_async
+def _events_to_resume(user_id: int, after: int) -> list[dict] | None:
+    """Every event after `after` in order, or None when the client must resync: it is
+    ahead of the log, or further behind than the log still reaches or we replay."""
+    current = selectors.current_seq(user_id)
+    if after > current:
+        return None
+    if after == current:
+        return []
+    if current - after > settings.WS_RESUME_LIMIT:
+        return None
+    events = _events(user_id, after, limit=settings.WS_RESUME_LIMIT)
+    if not events or events[0]["seq"] != after + 1:
+        return None  # pruned
+    return events
+
+
+@database_sync_to_async
+def _missed_events(user_id: int, after: int, upto: int | None = None) -> list[dict]:
+    return _events(user_id, after, upto, limit=settings.WS_RESUME_LIMIT)
+
+
+@database_sync_to_async
+def _lost_in_transit(user_id: int, after: int) -> bool:
+    old = timezone.now() - timezone.timedelta(seconds=CATCH_UP_AFTER)
+    return UserEvent.objects.filter(user_id=user_id, seq__gt=after, created_at__lt=old).exists()
+
+
+@database_sync_to_async
+def _user_for_token(token: str):
+    auth = JWTAuthentication()
+    try:
+        return auth.get_user(auth.get_validated_token(token))
+    except (InvalidToken, AuthenticationFailed, TokenError):
+        return None
+
+
+@database_sync_to_async
+def _duplicate_answer(message, user) -> dict:
+    event = services.message_event(
+        message, recipient_id=user.pk, states={message.sender_id: "self"}, online={}
+    )
+    return {**event, "duplicate": True}
+
+
+# --- The consumers ----------------------------------------------------------------------
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """What both sockets share: auth, group, presence, frames, ordering and resume."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = None
+        self.group = None
+        self.last_seq = 0
+        # Durable events that arrive before the client's first frame wait here, so that a
+        # `resume` can replay older ones first.
+        self.held: list[dict] | None = None
+        self._order = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
+
+    # Subclasses: how to treat a socket without a session, and how to send an event.
+    async def unauthenticated(self):
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def emit(self, event: dict):
+        raise NotImplementedError
+
+    async def ready(self):
+        """Called once the socket is authenticated and live."""
+
+    # --- lifecycle
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:  # crashed or cancelled too: the heartbeat must not outlive the socket
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def connect(self):
+        await self.accept()
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated and user.is_active:
+            await self.start(user)
+        else:
+            await self.unauthenticated()
+
+    async def start(self, user):
+        self.user = user
+        self.group = user_group(user.pk)
+        self.last_seq = await database_sync_to_async(selectors.current_seq)(user.pk)
+        self.held = []
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self._spawn(self._release_after_grace())
+        self._spawn(self._heartbeat())
+        if await sync_to_async(presence.socket_alive, thread_sensitive=False)(
+            user.pk, self.channel_name
+        ):
+            await database_sync_to_async(services.announce_presence)(user_id=user.pk, online=True)
+        await self.ready()
+
+    async def websocket_disconnect(self, message):
+        for task in self._tasks:
+            task.cancel()
+        if self.user is not None:
+            try:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+            except Exception:  # noqa: BLE001 - a dead layer forgets the group by itself
+                logger.warning("group_discard failed for %s", self.channel_name)
+            if await sync_to_async(presence.socket_gone, thread_sensitive=False)(
+                self.user.pk, self.channel_name
+            ):
+                try:
+                    await database_sync_to_async(services.announce_presence)(
+                        user_id=self.user.pk, online=False
+                    )
+                except Exception:  # noqa: BLE001
+                    logger.warning("presence of %s not announced", self.user.pk)
+        raise StopConsumer
+
+    def _spawn(self, coroutine):
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _release_after_grace(self):
+        await asyncio.sleep(settings.WS_RESUME_GRACE)
+        async with self._order:
+            await self._release_held()
+
+    async def _heartbeat(self):
+        while True:
+            await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
+            try:
+                await self._beat()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("heartbeat of %s failed", self.channel_name, exc_info=True)
+
+    async def _beat(self):
+        user_id = self.user.pk
+        try:
+            # Re-joining is idempotent and heals a flushed or restarted layer.
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        except Exception:  # noqa: BLE001
+            logger.warning("channel layer unavailable for %s", self.channel_name)
+        if await sync_to_async(presence.socket_alive, thread_sensitive=False)(
+            user_id, self.channel_name
+        ):
+            await database_sync_to_async(services.announce_presence)(user_id=user_id, online=True)
+        for lapsed_id in await sync_to_async(presence.sweep_lapsed, thread_sensitive=False)():
+            await database_sync_to_async(services.announce_presence)(
+                user_id=lapsed_id, online=False
+            )
+        if self.held is None and await _lost_in_transit(user_id, self.last_seq):
+            async with self._order:
+                for event in await _missed_events(user_id, self.last_seq):
+                    await self._send_sequenced(event)
+
+    # --- events from the channel layer
+
+    async def dispatch(self, message):
+        kind = message.get("type", "")
+        if kind.startswith("websocket."):
+            return await super().dispatch(message)
+        await aclose_old_connections()
+        if kind == "live.close":
+            await self.close(code=CLOSE_ENDED)
+            return None
+        if self.user is None:
+            return None
+        if "seq" not in message:
+            await self.emit(message)
+            return None
+        async with self._order:
+            if self.held is not None:
+                self.held.append(message)
+            else:
+                await self._send_sequenced(message)
+        return None
+
+    async def _send_sequenced(self, event: dict):
+        """Send a durable event once, in seq order (caller holds `_order`)."""
+        seq = event["seq"]
+        if seq <= self.last_seq:
+            return
+        if seq > self.last_seq + 1:
+            for missed in await _missed_events(self.user.pk, self.last_seq, seq - 1):
+                self.last_seq = missed["seq"]
+                await self.emit(missed)
+        self.last_seq = seq
+        await self.emit(event)
+
+    async def _release_held(self):
+        held, self.held = self.held, None
+        for event in sorted(held or (), key=lambda event: event["seq"]):
+            await self._send_sequenced(event)
+
+    # --- frames from the client
+
+    async def receive(self, text_data=None, bytes_data=None):
+        raw = text_data if text_data is not None else bytes_data
+        frame = None
+        try:
+            size = len(raw.encode()) if isinstance(raw, str) else len(raw or b"")
+            if size > settings.WS_MAX_FRAME_BYTES:
+                raise FrameError(
+                    "frame_too_large", f"Frames are limited to {settings.WS_MAX_FRAME_BYTES} bytes."
+                )
+            try:
+                frame = json.loads(raw)
+            except (TypeError, ValueError) as exc:
+                raise FrameError("invalid_json", "That frame is not valid JSON.") from exc
+            if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+                raise FrameError("invalid_frame", 'A frame is a JSON object with a "type".')
+            if self.user is None:
+                await self.authenticate(frame)
+                return
+            await self.handle_frame(frame)
+        except FrameError as error:
+            if self.user is None:
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+            await self.emit(self._error_event(error, frame))
+
+    @staticmethod
+    def _error_event(error: FrameError, frame) -> dict:
+        event = {"type": "error", "code": error.code, "detail": error.detail, **error.extra}
+        if isinstance(frame, dict):
+            event["frame_type"] = frame.get("type")
+            for key in ("conversation_id", "client_id"):
+                if isinstance(frame.get(key), (str, int)):
+                    event.setdefault(key, frame[key])
+        return event
+
+    async def authenticate(self, frame: dict):
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def handle_frame(self, frame: dict):
+        kind = frame["type"]
+        handler = FRAME_HANDLERS.get(kind)
+        if handler is None:
+            raise FrameError("unknown_type", f'Unknown frame type "{kind[:40]}".')
+        if self.held is not None and kind != "resume":
+            async with self._order:  # a client that does not resume goes live at once
+                await self._release_held()
+        try:
+            await handler(self, frame)
+        except Http404 as exc:
+            raise FrameError("not_found", "No such conversation.") from exc
+        except PermissionDenied as exc:
+            raise FrameError("forbidden", str(exc) or "You may not do that.") from exc
+        except ValidationError as exc:
+            fields = getattr(exc, "message_dict", {})
+            detail = " ".join(msg for msgs in fields.values() for msg in msgs) or " ".join(
+                exc.messages
+            )
+            raise FrameError("invalid", detail, fields=fields) from exc
+        except services.RateLimited as exc:
+            raise FrameError("rate_limited", str(exc), retry_after=exc.retry_after) from exc
+        except Conflict as exc:
+            raise FrameError("conflict", str(exc)) from exc
+
+    async def frame_ping(self, frame):
+        await sync_to_async(presence.socket_alive, thread_sensitive=False)(
+            self.user.pk, self.channel_name
+        )
+        await self.emit({"type": "pong"})
+
+    async def frame_resume(self, frame):
+        after = _int_field(frame, "after")
+        async with self._order:
+            events = await _events_to_resume(self.user.pk, after)
+            if events is None:
+                self.last_seq = await database_sync_to_async(selectors.current_seq)(self.user.pk)
+                await self.emit({"type": "resync"})
+            else:
+                self.last_seq = after
+                for event in events:
+                    self.last_seq = event["seq"]
+                    await self.emit(event)
+            await self._release_held()
+
+    async def frame_chat_send(self, frame):
+        message, created = await database_sync_to_async(services.send_message)(
+            sender=self.user,
+            conversation_id=_int_field(frame, "conversation_id"),
+            body=_str_field(frame, "body"),
+            client_id=_str_field(frame, "client_id"),
+        )
+        if not created:  # a retry: answer with the first copy, store nothing
+            await self.emit(await _duplicate_answer(message, self.user))
+
+    async def frame_chat_typing(self, frame):
+        await database_sync_to_async(services.relay_typing)(
+            user_id=self.user.pk, conversation_id=_int_field(frame, "conversation_id")
+        )
+
+    async def frame_chat_read(self, frame):
+        await database_sync_to_async(services.mark_read)(
+            user=self.user,
+            conversation_id=_int_field(frame, "conversation_id"),
+            origin=self.channel_name,
+        )
+
+
+FRAME_HANDLERS = {
+    "ping": LiveConsumer.frame_ping,
+    "resume": LiveConsumer.frame_resume,
+    "chat.send": LiveConsumer.frame_chat_send,
+    "chat.typing": LiveConsumer.frame_chat_typing,
+    "chat.read": LiveConsumer.frame_chat_read,
+}
+
+
+class ApiConsumer(LiveConsumer):
+    """`/ws/api/`: JSON events. Authenticated by the session cookie, or by a first frame
+    `{"type": "auth", "token": "<access>"}` within WS_AUTH_TIMEOUT (else close 4001)."""
+
+    async def unauthenticated(self):
+        self._spawn(self._auth_deadline())
+
+    async def _auth_deadline(self):
+        await asyncio.sleep(settings.WS_AUTH_TIMEOUT)
+        if self.user is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def authenticate(self, frame: dict):
+        token = frame.get("token")
+        user = None
+        if frame["type"] == "auth" and isinstance(token, str) and len(token) < 4096:
+            user = await _user_for_token(token)
+        if user is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        await self.start(user)
+
+    async def ready(self):
+        await self.emit({"type": "ready", "user": self.user.username, "seq": self.last_seq})
+
+    async def emit(self, event: dict):
+        if event.get("_origin") == self.channel_name:
+            return  # e.g. chat.read goes to the reader's *other* sockets
+        await self.send(text_data=json.dumps(live.render_api_event(event)))
+
+
+class PageConsumer(LiveConsumer):
+    """`/ws/`: the same events as HTML fragments for the htmx ws extension. Session only."""
+
+    async def emit(self, event: dict):
+        html = await database_sync_to_async(live.render_page_event)(self.user, event)
+        if html:
+            await self.send(text_data=html)

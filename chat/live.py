@@ -1,0 +1,135 @@
+"""One event, two renderers: how a live event becomes what a socket sends.
+
+Services publish small JSON dicts to the group `user.<id>` of each bunny who should hear
+them (bunnybook.events; durable ones carry a per-bunny `seq`). Every socket of that bunny
+receives the dict and renders it for its client:
+
+- `/ws/api/` (JSON): the event as-is, less keys starting with `_` (server-only details,
+  e.g. `_origin`). Nothing to register: a new event type reaches API clients unchanged.
+- `/ws/` (pages, htmx ws extension): the HTML fragments registered for the event's type,
+  each a template rendered with `{"event": event, "user": <the bunny>}` plus whatever the
+  fragment's `context` hook adds, concatenated. Each fragment's top-level elements carry
+  `hx-swap-oob` (or an `id` to replace). An event type with no fragment sends the page
+  nothing but its `seq` marker; a registered template that does not exist is skipped.
+
+To add an event type to the pages, register a template (in your app's `AppConfig.ready()`
+or below), e.g.:
+
+    register_page_fragment("notification", "notifications/partials/live_notification.html")
+
+A `context(user, event) -> dict | None` hook runs in a database thread (it may query);
+returning None skips the fragment for that bunny. The `notification`,
+`notification.removed` and `notification.read` types are registered below with the
+templates `notifications/partials/live_notification.html`,
+`.../live_notification_removed.html` and `.../live_notification_read.html`: create them
+and they go live.
+
+Types starting with `live.` are controls for the consumer itself (`live.close` closes
+the bunny's sockets), never forwarded.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+
+from accounts.models import User
+from chat import selectors
+from chat.forms import MessageForm
+
+logger = logging.getLogger(__name__)
+
+ContextHook = Callable[[User, dict], dict | None]
+
+
+@dataclass(frozen=True)
+class PageFragment:
+    template: str
+    context: ContextHook | None = None
+
+
+PAGE_FRAGMENTS: dict[str, list[PageFragment]] = {}
+
+
+def register_page_fragment(event_type: str, template: str, context: ContextHook | None = None):
+    fragments = PAGE_FRAGMENTS.setdefault(event_type, [])
+    if all(fragment.template != template for fragment in fragments):
+        fragments.append(PageFragment(template, context))
+
+
+def render_api_event(event: dict) -> dict:
+    return {key: value for key, value in event.items() if not key.startswith("_")}
+
+
+def render_page_event(user: User, event: dict) -> str:
+    """The HTML a page socket sends for `event` (sync: may query the database)."""
+    parts = []
+    for fragment in PAGE_FRAGMENTS.get(event.get("type"), ()):
+        context = {"event": event, "user": user}
+        if fragment.context is not None:
+            extra = fragment.context(user, event)
+            if extra is None:
+                continue
+            context.update(extra)
+        try:
+            parts.append(render_to_string(fragment.template, context))
+        except TemplateDoesNotExist:
+            logger.debug("no template %s for live %s", fragment.template, event.get("type"))
+    if "seq" in event:
+        # The page remembers the last seq it saw, to resume from it after a reconnect.
+        parts.append(render_to_string("chat/live/seq.html", {"seq": event["seq"]}))
+    return "".join(parts)
+
+
+# --- Chat's fragments -------------------------------------------------------------------
+
+
+def _conversation_state(user: User, conversation_id) -> dict | None:
+    conversation = selectors.conversations_for(user).filter(pk=conversation_id).first()
+    if conversation is None:
+        return None
+    [conversation] = selectors.decorate(user, [conversation])
+    return {"conversation": conversation, "unread_total": selectors.total_unread(user)}
+
+
+def message_context(user: User, event: dict) -> dict | None:
+    message = selectors.get_message_for(user, event["message"]["id"])
+    if message is None:
+        return None
+    state = _conversation_state(user, message.conversation_id)
+    if state is None:
+        return None
+    return {**state, "message": message, "mine": message.sender_id == user.pk}
+
+
+def read_context(user: User, event: dict) -> dict | None:
+    return _conversation_state(user, event["conversation_id"])
+
+
+def friendship_context(user: User, event: dict) -> dict | None:
+    """A friendship ended or began: open or close the composer of their conversation."""
+    other = User.objects.filter(username=event.get("user")).first()
+    if other is None:
+        return None
+    conversation = selectors.direct_conversation_between(user, other)
+    if conversation is None:
+        return None
+    [conversation] = selectors.decorate(user, [conversation])
+    return {"current": conversation, "form": MessageForm(initial={"client_id": uuid.uuid4()})}
+
+
+register_page_fragment("chat.message", "chat/live/message.html", message_context)
+register_page_fragment("chat.read", "chat/live/read.html", read_context)
+register_page_fragment("chat.typing", "chat/live/typing.html")
+register_page_fragment("presence", "chat/live/presence.html")
+register_page_fragment("friendship", "chat/live/friendship.html", friendship_context)
+register_page_fragment("error", "chat/live/error.html")
+register_page_fragment("resync", "chat/live/resync.html")
+register_page_fragment("notification", "notifications/partials/live_notification.html")
+register_page_fragment(
+    "notification.removed", "notifications/partials/live_notification_removed.html"
+)
+register_page_fragment("notification.read", "notifications/partials/live_notification_read.html")

@@ -1,0 +1,205 @@
+"""Chat reads shared by pages, the API and the consumers. `get_conversation_for` fetches and
+authorises at once: a conversation the viewer is not in is a 404, as if it did not exist."""
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db.models import Count, F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from accounts.models import User
+from bunnybook.pagination import Page, paginate
+from chat import presence
+from chat.models import Conversation, ConversationKind, Message, Participant, UserEventCounter
+from social.models import Friendship
+from social.selectors import friends_of, friendship_states
+
+# --- Presence ---------------------------------------------------------------------------
+
+
+def presence_for(viewer: User, users: Iterable[User], states: dict[int, str]) -> dict[int, bool]:
+    """Online state of the viewer's friends and of herself (`states` from friendship_states);
+    strangers are left out, so the API shows them as null. A bunny who appears offline is
+    offline to everyone, herself included."""
+    visible = [
+        user
+        for user in users
+        if user is not None and (user.pk == viewer.pk or states.get(user.pk) == "friends")
+    ]
+    online = presence.online_ids(user.pk for user in visible if not user.appear_offline)
+    return {user.pk: user.pk in online for user in visible}
+
+
+def profile_context(viewer: User, users: Iterable[User], request=None) -> dict:
+    """What accounts.api.ProfileSerializer needs to describe `users` to the viewer."""
+    users = [user for user in users if user is not None]
+    states = friendship_states(viewer, [user.pk for user in users])
+    return {
+        "request": request,
+        "friendship_states": states,
+        "online": presence_for(viewer, users, states),
+    }
+
+
+# --- Conversations ----------------------------------------------------------------------
+
+
+def _participants_prefetch() -> Prefetch:
+    return Prefetch(
+        "participants",
+        queryset=Participant.objects.select_related("user").order_by("user_id"),
+    )
+
+
+def _with_viewer_state(conversations: QuerySet, viewer: User) -> QuerySet:
+    """Annotate each conversation with the viewer's read cursor and unread count."""
+    cursor = Participant.objects.filter(conversation=OuterRef("pk"), user=viewer).values(
+        "last_read_message_id"
+    )[:1]
+    unread = (
+        Message.objects.filter(conversation=OuterRef("pk"), id__gt=OuterRef("read_cursor"))
+        .exclude(sender=viewer)
+        .order_by()
+        .values("conversation")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return conversations.annotate(read_cursor=Subquery(cursor)).annotate(
+        unread_count=Coalesce(Subquery(unread), 0)
+    )
+
+
+def conversations_for(viewer: User) -> QuerySet[Conversation]:
+    """The viewer's conversations with what a list shows: participants, the last message
+    and the unread count. Sort or paginate on `last_activity_at`."""
+    conversations = (
+        Conversation.objects.of(viewer.pk)
+        .select_related("last_message", "last_message__sender")
+        .prefetch_related(_participants_prefetch())
+    )
+    return _with_viewer_state(conversations, viewer)
+
+
+def conversation_page(viewer: User, *, cursor: str | None = None, size: int | None = None) -> Page:
+    """Most recent activity first."""
+    return paginate(
+        conversations_for(viewer),
+        cursor=cursor,
+        size=size or settings.CHAT_PAGE_SIZE,
+        order_field="last_activity_at",
+    )
+
+
+def get_conversation_for(viewer: User, conversation_id) -> Conversation:
+    conversation = conversations_for(viewer).filter(pk=conversation_id).first()
+    if conversation is None:
+        raise Http404
+    return conversation
+
+
+def is_participant(user_id: int, conversation_id: int) -> bool:
+    return Participant.objects.filter(user_id=user_id, conversation_id=conversation_id).exists()
+
+
+def participant_ids(conversation: Conversation) -> list[int]:
+    return sorted(p.user_id for p in conversation.participants.all())
+
+
+def others_in(conversation: Conversation, viewer: User) -> list[User]:
+    """The other participants (prefetched with the conversation)."""
+    return [p.user for p in conversation.participants.all() if p.user_id != viewer.pk]
+
+
+def open_conversation_ids(viewer: User, conversations: Iterable[Conversation]) -> set[int]:
+    """The conversations the viewer may still write in: a 1-to-1 stays open while the two
+    are friends (a block ends the friendship) and the other bunny is active."""
+    conversations = list(conversations)
+    friend_ids = set(Friendship.objects.friend_ids(viewer.pk))
+    open_ids = set()
+    for conversation in conversations:
+        others = others_in(conversation, viewer)
+        if conversation.kind == ConversationKind.GROUP or all(
+            other.pk in friend_ids and other.is_active for other in others
+        ):
+            open_ids.add(conversation.pk)
+    return open_ids
+
+
+def is_open_for(viewer: User, conversation: Conversation) -> bool:
+    return conversation.pk in open_conversation_ids(viewer, [conversation])
+
+
+def direct_conversation_between(first: User, second: User) -> Conversation | None:
+    key = Conversation.pair_key_for(first.pk, second.pk)
+    return conversations_for(first).filter(pair_key=key).first()
+
+
+def total_unread(viewer: User) -> int:
+    """Messages from others after the viewer's read cursor, over all her conversations."""
+    return (
+        Message.objects.filter(
+            conversation__participants__user=viewer,
+            id__gt=F("conversation__participants__last_read_message_id"),
+        )
+        .exclude(sender=viewer)
+        .count()
+    )
+
+
+# --- Messages ---------------------------------------------------------------------------
+
+
+def message_page(conversation: Conversation, *, before: str | None = None) -> Page:
+    """Newest first, `settings.CHAT_PAGE_SIZE` a page; `next_cursor` goes further back."""
+    messages = Message.objects.filter(conversation=conversation).select_related("sender")
+    return paginate(messages, cursor=before, size=settings.CHAT_PAGE_SIZE, order_field="id")
+
+
+def get_message_for(viewer: User, message_id: int) -> Message | None:
+    return (
+        Message.objects.select_related("sender")
+        .filter(pk=message_id, conversation__participants__user=viewer)
+        .first()
+    )
+
+
+# --- Live event log ---------------------------------------------------------------------
+
+
+def current_seq(user_id: int) -> int:
+    """The last `seq` handed out to the bunny's durable events (0 before the first)."""
+    return (
+        UserEventCounter.objects.filter(user_id=user_id).values_list("last_seq", flat=True).first()
+        or 0
+    )
+
+
+# --- Pages ------------------------------------------------------------------------------
+
+
+def decorate(viewer: User, conversations: Iterable[Conversation]) -> list[Conversation]:
+    """Give each conversation what its row and header show for the viewer: `others`,
+    `online` (is any other participant online) and `is_open`, batch-loaded."""
+    conversations = list(conversations)
+    everyone = {other.pk: other for c in conversations for other in others_in(c, viewer)}
+    states = dict.fromkeys(everyone, "friends")  # shown beside conversations, not strangers
+    friend_ids = set(Friendship.objects.friend_ids(viewer.pk))
+    states = {pk: state for pk, state in states.items() if pk in friend_ids}
+    online = presence_for(viewer, everyone.values(), states)
+    open_ids = open_conversation_ids(viewer, conversations)
+    for conversation in conversations:
+        conversation.others = others_in(conversation, viewer)
+        conversation.online = any(online.get(other.pk) for other in conversation.others)
+        conversation.is_open = conversation.pk in open_ids
+    return conversations
+
+
+def friends_to_chat_with(viewer: User, *, exclude: Iterable[int] = (), limit: int = 50):
+    """Friends to start a conversation with, on the chat page."""
+    friends = friends_of(viewer, viewer=viewer).exclude(pk__in=list(exclude))
+    friends = list(friends.order_by("display_name", "username")[:limit])
+    online = presence_for(viewer, friends, dict.fromkeys((f.pk for f in friends), "friends"))
+    for friend in friends:
+        friend.online = online.get(friend.pk, False)
+    return friends

@@ -1,0 +1,33 @@
+"""Template helpers for the live socket and chat: the page's starting `seq`, unread totals."""
+
+from django import template
+
+from chat import selectors
+
+register = template.Library()
+
+
+def live_seq_for(request) -> int:
+    """The bunny's last event `seq` as this page saw it, read once per request and before
+    anything else the page shows, so resuming from it can only repeat, never skip."""
+    if not hasattr(request, "live_seq"):
+        request.live_seq = selectors.current_seq(request.user.pk)
+    return request.live_seq
+
+
+@register.simple_tag(takes_context=True)
+def live_seq(context) -> int:
+    return live_seq_for(context["request"])
+
+
+@register.simple_tag(takes_context=True)
+def chat_unread_total(context) -> int:
+    request = context["request"]
+    live_seq_for(request)
+    return selectors.total_unread(request.user)
+
+
+@register.inclusion_tag("chat/partials/unread_badge.html", takes_context=True)
+def chat_badge(context) -> dict:
+    """The navigation's unread-messages badge."""
+    return {"unread_total": chat_unread_total(context)}

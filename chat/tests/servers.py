@@ -1,0 +1,82 @@
+"""A real daphne in a child process, serving the test database, for tests that need real
+sockets from outside (a browser, a server that dies). pytest-django's live server is WSGI
+and cannot serve websockets."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def child_database_url() -> str:
+    """The database this test run uses (pytest-django renamed it), as a URL for the child."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = f"{quote(db['USER'])}:{quote(db['PASSWORD'])}@" if db["USER"] else ""
+    return f"postgres://{auth}{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+class Daphne:
+    def __init__(self, **env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": child_database_url(),
+            "DJANGO_SETTINGS_MODULE": "bunnybook.settings",
+            "DEBUG": "1",
+            "LOG_LEVEL": "WARNING",
+            **{key: str(value) for key, value in env.items()},
+        }
+        self.process = None
+
+    def start(self) -> "Daphne":
+        daphne = Path(sys.executable).with_name("daphne")
+        self.process = subprocess.Popen(
+            [str(daphne), "-b", "127.0.0.1", "-p", str(self.port), "bunnybook.asgi:application"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/login/", timeout=1):  # noqa: S310
+                    return self
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(self.process.stderr.read().decode()) from None
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("daphne did not answer within 20 s")
+
+    def kill(self):
+        """Die like a crashed server: no socket is closed cleanly."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)

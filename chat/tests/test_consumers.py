@@ -1,0 +1,585 @@
+"""Live chat through the real ASGI app and the real Redis channel layer: delivery to every
+tab, retries, typing, read sync, presence, resume, membership, bad frames and auth."""
+
+import asyncio
+import json
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from accounts.models import User
+from bunnybook.events import _next_seq, record_and_publish_on_commit, user_group
+from chat import presence, services
+from chat.models import Message, UserEvent
+from chat.tests.conftest import ORIGIN, TIMEOUT, events_of, next_of, roundtrip
+from social import services as social_services
+from social.tests.factories import make_friends
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def send_frame(conversation, body="Hello!", client_id=None) -> dict:
+    return {
+        "type": "chat.send",
+        "conversation_id": conversation.pk,
+        "body": body,
+        "client_id": client_id or str(uuid.uuid4()),
+    }
+
+
+@database_sync_to_async
+def send_over_http(user, conversation, body: str, client_id=None):
+    from conftest import bearer_client
+
+    response = bearer_client(user).post(
+        f"/api/conversations/{conversation.pk}/messages/",
+        {"body": body, "client_id": client_id or str(uuid.uuid4())},
+        format="json",
+    )
+    return response.status_code, response.json()
+
+
+@database_sync_to_async
+def message_count() -> int:
+    return Message.objects.count()
+
+
+# --- delivery -----------------------------------------------------------------------------
+
+
+async def test_a_message_reaches_every_open_socket_of_both_bunnies(chat, ann, bob, sockets):
+    ann_tab, ann_phone = await sockets.api(ann), await sockets.api(ann)
+    bob_tab, bob_page = await sockets.api(bob), await sockets.page(bob)
+    frame = send_frame(chat, "Carrots at noon?")
+
+    await ann_tab.send_json_to(frame)
+
+    for socket in (ann_tab, ann_phone, bob_tab):
+        event = roundtrip(await next_of(socket, "chat.message"))
+        assert event["message"]["body"] == "Carrots at noon?"
+        assert event["message"]["client_id"] == frame["client_id"]
+        assert event["message"]["conversation_id"] == chat.pk
+        assert event["message"]["sender"]["username"] == "ann"
+        assert isinstance(event["seq"], int)
+    html = await bob_page.receive_from(timeout=TIMEOUT)
+    assert f'hx-swap-oob="beforeend:#messages-{chat.pk}"' in html
+    assert "Carrots at noon?" in html
+    assert await message_count() == 1
+
+
+async def test_the_sender_sees_herself_as_self_and_the_friend_as_friends(chat, ann, bob, sockets):
+    ann_socket, bob_socket = await sockets.api(ann), await sockets.api(bob)
+    await ann_socket.send_json_to(send_frame(chat))
+    mine = await next_of(ann_socket, "chat.message")
+    theirs = await next_of(bob_socket, "chat.message")
+    assert mine["message"]["sender"]["friendship"] == "self"
+    assert theirs["message"]["sender"]["friendship"] == "friends"
+    assert theirs["message"]["sender"]["online"] is True
+
+
+async def test_a_message_sent_over_http_is_delivered_live(chat, ann, bob, sockets):
+    ann_socket = await sockets.api(ann)
+    status, body = await send_over_http(bob, chat, "Sent the old way")
+    assert status == 201
+    event = await next_of(ann_socket, "chat.message")
+    assert event["message"]["id"] == body["id"]
+
+
+async def test_a_retry_with_the_same_client_id_answers_the_first_copy(chat, ann, bob, sockets):
+    ann_socket, bob_socket = await sockets.api(ann), await sockets.api(bob)
+    frame = send_frame(chat, "Once only")
+    await ann_socket.send_json_to(frame)
+    first = await next_of(ann_socket, "chat.message")
+    await next_of(bob_socket, "chat.message")
+
+    await ann_socket.send_json_to({**frame, "body": "Once only (retry)"})
+
+    answer = await next_of(ann_socket, "chat.message")
+    assert answer["duplicate"] is True
+    assert answer["message"]["id"] == first["message"]["id"]
+    assert answer["message"]["body"] == "Once only"
+    assert await events_of(bob_socket, "chat.message") == []
+    assert await message_count() == 1
+    status, body = await send_over_http(ann, chat, "Once only", frame["client_id"])
+    assert (status, body["id"]) == (200, first["message"]["id"])
+
+
+# --- typing -------------------------------------------------------------------------------
+
+
+async def test_typing_reaches_the_others_only_and_is_throttled(chat, ann, bob, sockets, settings):
+    settings.TYPING_THROTTLE = 0.5
+    ann_socket, bob_socket = await sockets.api(ann), await sockets.api(bob)
+    typing = {"type": "chat.typing", "conversation_id": chat.pk}
+
+    for _ in range(4):
+        await ann_socket.send_json_to(typing)
+    relayed = await events_of(bob_socket, "chat.typing")
+    assert relayed == [
+        {
+            "type": "chat.typing",
+            "conversation_id": chat.pk,
+            "user": "ann",
+            "user_id": ann.pk,
+            "display_name": "Ann",
+        }
+    ]
+    assert await events_of(ann_socket, "chat.typing", wait=0.1) == []
+
+    await asyncio.sleep(0.3)  # the throttle window (0.5 s) has passed
+    await ann_socket.send_json_to(typing)
+    assert (await next_of(bob_socket, "chat.typing"))["user"] == "ann"
+
+
+async def test_typing_shows_on_the_page_socket(chat, ann, bob, sockets):
+    ann_socket, bob_page = await sockets.api(ann), await sockets.page(bob)
+    await ann_socket.send_json_to({"type": "chat.typing", "conversation_id": chat.pk})
+    html = await bob_page.receive_from(timeout=TIMEOUT)
+    assert f'id="typing-{chat.pk}"' in html
+    assert "Ann is typing…" in html
+    assert f'id="conversation-typing-{chat.pk}"' in html
+
+
+async def test_typing_writes_nothing_to_the_database(chat, ann, bob):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def relay():
+        with CaptureQueriesContext(connection) as queries:
+            services.relay_typing(user_id=ann.pk, conversation_id=chat.pk)
+        return [q["sql"] for q in queries.captured_queries]
+
+    statements = await database_sync_to_async(relay)()
+    assert statements
+    assert all(sql.lstrip().upper().startswith("SELECT") for sql in statements)
+
+
+# --- read state ---------------------------------------------------------------------------
+
+
+async def test_reading_tells_the_readers_other_sockets(chat, ann, bob, sockets):
+    ann_tab, ann_phone, ann_page = (
+        await sockets.api(ann),
+        await sockets.api(ann),
+        await sockets.page(ann),
+    )
+    await send_over_http(bob, chat, "One")
+    await send_over_http(bob, chat, "Two")
+    for socket in (ann_tab, ann_phone):
+        await next_of(socket, "chat.message")
+        await next_of(socket, "chat.message")
+    page_html = "".join([await ann_page.receive_from(timeout=TIMEOUT) for _ in range(2)])
+    assert '<span id="chat-unread-badge" class="badge" hx-swap-oob="true">2' in page_html
+
+    await ann_tab.send_json_to({"type": "chat.read", "conversation_id": chat.pk})
+
+    read = await next_of(ann_phone, "chat.read")
+    assert read["conversation_id"] == chat.pk
+    assert read["unread_count"] == 0
+    assert read["unread_total"] == 0
+    assert "_origin" not in read
+    assert await events_of(ann_tab, "chat.read") == []  # the asking socket knows already
+    html = await ann_page.receive_from(timeout=TIMEOUT)
+    assert 'id="chat-unread-badge" class="badge is-empty"' in html
+    assert f'id="conversation-unread-{chat.pk}" class="badge is-empty"' in html
+
+    await ann_phone.send_json_to({"type": "chat.read", "conversation_id": chat.pk})
+    assert await events_of(ann_tab, "chat.read") == []  # nothing new: no event at all
+
+
+# --- presence -----------------------------------------------------------------------------
+
+
+async def test_presence_counts_several_sockets_once(friends, ann, bob, sockets):
+    ann_socket = await sockets.api(ann)
+    bob_first = await sockets.api(bob)
+    online = await next_of(ann_socket, "presence")
+    assert online == {"type": "presence", "user": "bob", "user_id": bob.pk, "online": True}
+
+    bob_second = await sockets.api(bob)
+    assert await events_of(ann_socket, "presence") == []
+    await bob_first.disconnect()
+    assert await events_of(ann_socket, "presence") == []
+
+    await bob_second.disconnect()
+    offline = await next_of(ann_socket, "presence", timeout=2)
+    assert offline["online"] is False
+
+
+async def test_a_dead_servers_sockets_lapse_and_friends_see_offline(
+    friends, ann, bob, sockets, settings
+):
+    settings.PRESENCE_TTL = 1.0
+    settings.PRESENCE_HEARTBEAT = 0.25
+    ann_socket = await sockets.api(ann)
+    bob_socket = await sockets.api(bob)
+    assert (await next_of(ann_socket, "presence"))["online"] is True
+
+    bob_socket.future.cancel()  # the server holding Bob's socket dies: no close, no beats
+
+    offline = await next_of(ann_socket, "presence", timeout=3)
+    assert (offline["user"], offline["online"]) == ("bob", False)
+    assert not presence.online_ids([bob.pk])
+
+
+async def test_strangers_are_never_told_of_presence(ann, cid, sockets):
+    ann_socket = await sockets.api(ann)
+    await sockets.api(cid)
+    assert await events_of(ann_socket, "presence") == []
+
+
+async def test_appearing_offline_hides_presence_and_typing(chat, ann, bob, sockets):
+    from conftest import bearer_client
+
+    bob_socket = await sockets.api(bob)
+    ann_socket = await sockets.api(ann)
+    assert (await next_of(bob_socket, "presence"))["online"] is True
+
+    def patch_me(value):
+        return bearer_client(ann).patch("/api/me/", {"appear_offline": value}, format="json")
+
+    response = await database_sync_to_async(patch_me)(True)
+    assert response.status_code == 200
+    assert response.json()["appear_offline"] is True
+    assert (await next_of(bob_socket, "presence"))["online"] is False
+
+    await ann_socket.send_json_to({"type": "chat.typing", "conversation_id": chat.pk})
+    assert await events_of(bob_socket, "chat.typing") == []
+
+    def friends_seen_by_bob():
+        return bearer_client(bob).get("/api/friends/").json()["results"]
+
+    [seen] = await database_sync_to_async(friends_seen_by_bob)()
+    assert (seen["username"], seen["online"]) == ("ann", False)
+
+    await database_sync_to_async(patch_me)(False)
+    assert (await next_of(bob_socket, "presence"))["online"] is True
+
+
+# --- resume -------------------------------------------------------------------------------
+
+
+async def test_resume_replays_exactly_the_missed_events_in_order(chat, ann, bob, sockets):
+    ann_socket = await sockets.api(ann)
+    last_seen = ann_socket.start_seq
+    await ann_socket.disconnect()
+    sent = [(await send_over_http(bob, chat, f"While away {n}"))[1]["id"] for n in range(3)]
+
+    again = await sockets.api(ann, go_live=False)
+    await again.send_json_to({"type": "resume", "after": last_seen})
+
+    replayed = [await next_of(again, "chat.message") for _ in range(3)]
+    assert [event["message"]["id"] for event in replayed] == sent
+    assert [event["seq"] for event in replayed] == [last_seen + 1, last_seen + 2, last_seen + 3]
+    assert await events_of(again, "chat.message") == []
+
+    await send_over_http(bob, chat, "Live again")
+    assert (await next_of(again, "chat.message"))["seq"] == last_seen + 4
+
+
+async def test_live_events_wait_for_the_replay_and_come_once(chat, ann, bob, sockets):
+    ann_socket = await sockets.api(ann)
+    last_seen = ann_socket.start_seq
+    await ann_socket.disconnect()
+    await send_over_http(bob, chat, "Missed 1")
+    await send_over_http(bob, chat, "Missed 2")
+
+    again = await sockets.api(ann, go_live=False)
+    await send_over_http(bob, chat, "Arrives live before the resume")  # held by the socket
+    await again.send_json_to({"type": "resume", "after": last_seen})
+
+    events = await events_of(again, "chat.message", wait=0.6)
+    assert [e["message"]["body"] for e in events] == [
+        "Missed 1",
+        "Missed 2",
+        "Arrives live before the resume",
+    ]
+    assert [e["seq"] for e in events] == [last_seen + 1, last_seen + 2, last_seen + 3]
+
+
+async def test_resume_from_too_far_back_or_ahead_asks_for_a_resync(chat, ann, bob, sockets):
+    for n in range(3):
+        await send_over_http(bob, chat, f"Old {n}")
+    await database_sync_to_async(
+        lambda: UserEvent.objects.filter(user=ann, seq__lte=2).delete()
+    )()  # pruned by retention
+
+    socket = await sockets.api(ann, go_live=False)
+    await socket.send_json_to({"type": "resume", "after": 0})
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["type"] == "resync"
+    await socket.send_json_to({"type": "resume", "after": 999})
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["type"] == "resync"
+    await socket.send_json_to({"type": "resume", "after": socket.start_seq})
+    await send_over_http(bob, chat, "Still live")
+    assert (await next_of(socket, "chat.message"))["message"]["body"] == "Still live"
+
+
+async def test_a_lost_live_event_is_filled_from_the_database(ann, sockets):
+    socket = await sockets.api(ann)
+    start = socket.start_seq
+
+    def lose_one_then_publish_the_next():
+        with transaction.atomic():  # stored but never published: lost in transit
+            UserEvent.objects.create(
+                user=ann, seq=_next_seq(ann.pk), payload={"type": "notification", "n": 1}
+            )
+        with transaction.atomic():
+            record_and_publish_on_commit([ann.pk], {"type": "notification", "n": 2})
+
+    await database_sync_to_async(lose_one_then_publish_the_next)()
+
+    first, second = await next_of(socket, "notification"), await next_of(socket, "notification")
+    assert [(first["seq"], first["n"]), (second["seq"], second["n"])] == [
+        (start + 1, 1),
+        (start + 2, 2),
+    ]
+
+
+async def test_events_of_other_apps_are_forwarded_as_they_are(ann, sockets):
+    api_socket, page_socket = await sockets.api(ann), await sockets.page(ann)
+    event = {
+        "type": "notification",
+        "notification": {"id": 7, "type": "post_liked", "text": "<b>Bob</b> liked your post"},
+        "unread_count": 3,
+    }
+
+    def publish():
+        with transaction.atomic():
+            record_and_publish_on_commit([ann.pk], event)
+
+    await database_sync_to_async(publish)()
+    received = await next_of(api_socket, "notification")
+    assert received == {**event, "seq": api_socket.start_seq + 1}
+    html = await page_socket.receive_from(timeout=TIMEOUT)
+    assert 'id="live-seq"' in html
+    assert "<b>Bob</b>" not in html
+
+
+@pytest.mark.faults
+async def test_messages_sent_while_the_layer_is_down_arrive_through_resume(chat, ann, bob, sockets):
+    import subprocess
+    from pathlib import Path
+
+    ctl = Path(__file__).resolve().parents[2] / "services" / "ctl"
+    ann_socket = await sockets.api(ann)
+    last_seen = ann_socket.start_seq
+    await asyncio.to_thread(subprocess.run, [str(ctl), "stop", "redis-layer"], check=True)
+    try:
+        status, sent = await send_over_http(bob, chat, "Sent while Redis was down")
+        assert status == 201  # stored; the publish failure was caught
+    finally:
+        await asyncio.to_thread(subprocess.run, [str(ctl), "start", "redis-layer"], check=True)
+
+    again = None
+    for _ in range(40):  # the layer reconnects by itself a few seconds after Redis is back
+        try:
+            again = await sockets.api(ann, go_live=False)
+            break
+        except Exception:  # noqa: BLE001
+            await asyncio.sleep(0.25)
+    assert again is not None
+    await again.send_json_to({"type": "resume", "after": last_seen})
+    replayed = await next_of(again, "chat.message", timeout=5)
+    assert replayed["message"]["id"] == sent["id"]
+    await send_over_http(bob, chat, "And live again")
+    assert (await next_of(again, "chat.message"))["message"]["body"] == "And live again"
+
+
+async def test_a_socket_stays_open_and_live_for_15_seconds_on_the_redis_layer(
+    chat, ann, bob, sockets
+):
+    # redis-py 8 gave the layer's blocking read a 5 s timeout that dropped sockets (#422).
+    ann_socket = await sockets.api(ann)
+    for _ in range(3):
+        await asyncio.sleep(5)
+        await ann_socket.send_json_to({"type": "ping"})
+        assert (await next_of(ann_socket, "pong"))["type"] == "pong"
+    await send_over_http(bob, chat, "Still there?")
+    assert (await next_of(ann_socket, "chat.message"))["message"]["body"] == "Still there?"
+
+
+# --- membership ---------------------------------------------------------------------------
+
+
+async def test_membership_is_checked_on_every_frame(chat, ann, bob, sockets):
+    ann_socket, ann_page = await sockets.api(ann), await sockets.page(ann)
+
+    await database_sync_to_async(social_services.unfriend)(user=ann, friend=bob)
+    html = await ann_page.receive_from(timeout=TIMEOUT)
+    assert f'id="composer-{chat.pk}" class="composer composer-closed"' in html
+
+    await ann_socket.send_json_to(send_frame(chat, "Still friends?"))
+    error = await next_of(ann_socket, "error")
+    assert error["code"] == "forbidden"
+    await ann_socket.send_json_to({"type": "chat.typing", "conversation_id": chat.pk})
+    assert (await next_of(ann_socket, "error"))["code"] == "forbidden"
+    assert await message_count() == 0
+
+    await database_sync_to_async(make_friends)(bob, ann)
+    await ann_socket.send_json_to(send_frame(chat, "Friends again!"))
+    assert (await next_of(ann_socket, "chat.message"))["message"]["body"] == "Friends again!"
+
+
+async def test_a_bunny_outside_the_conversation_gets_not_found(chat, cid, sockets):
+    cid_socket = await sockets.api(cid)
+    for frame in (
+        send_frame(chat, "Let me in"),
+        {"type": "chat.typing", "conversation_id": chat.pk},
+        {"type": "chat.read", "conversation_id": chat.pk},
+    ):
+        await cid_socket.send_json_to(frame)
+        error = await next_of(cid_socket, "error")
+        assert (error["code"], error["frame_type"]) == ("not_found", frame["type"])
+    assert await message_count() == 0
+
+
+# --- bad frames and limits ----------------------------------------------------------------
+
+
+def _send(conversation_id, **fields) -> str:
+    return json.dumps({"type": "chat.send", "conversation_id": conversation_id, **fields})
+
+
+BAD_FRAMES = {
+    "invalid json": (lambda c: "{not json", "invalid_json"),
+    "not an object": (lambda c: "[1, 2]", "invalid_frame"),
+    "no type": (lambda c: '{"conversation_id": 1}', "invalid_frame"),
+    "unknown type": (lambda c: '{"type": "chat.explode"}', "unknown_type"),
+    "no conversation": (lambda c: _send(None, body="hi", client_id=str(uuid.uuid4())), "invalid"),
+    "no body": (lambda c: _send(c, client_id=str(uuid.uuid4())), "invalid"),
+    "no client_id": (lambda c: _send(c, body="hi"), "invalid"),
+    "bad client_id": (lambda c: _send(c, body="hi", client_id="x"), "invalid"),
+    "blank body": (lambda c: _send(c, body="  ", client_id=str(uuid.uuid4())), "invalid"),
+    "long body": (lambda c: _send(c, body="x" * 4001, client_id=str(uuid.uuid4())), "invalid"),
+    "typing without conversation": (lambda c: '{"type": "chat.typing"}', "invalid"),
+    "negative resume": (lambda c: '{"type": "resume", "after": -1}', "invalid"),
+    "over 64 KiB": (
+        lambda c: _send(c, body="x" * 70_000, client_id=str(uuid.uuid4())),
+        "frame_too_large",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FRAMES)
+async def test_a_bad_frame_gets_an_error_and_the_socket_keeps_working(chat, ann, sockets, case):
+    make_frame, code = BAD_FRAMES[case]
+    socket = await sockets.api(ann)
+    await socket.send_to(text_data=make_frame(chat.pk))
+
+    error = await socket.receive_json_from(timeout=TIMEOUT)
+    assert (error["type"], error["code"]) == ("error", code)
+    assert error["detail"]
+    await socket.send_json_to({"type": "ping"})
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
+    assert await message_count() == 0
+
+
+async def test_a_binary_frame_that_is_not_json_gets_an_error(ann, sockets):
+    socket = await sockets.api(ann)
+    await socket.send_to(bytes_data=b"\xff\xfe")
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["code"] == "invalid_json"
+
+
+async def test_too_many_messages_are_rate_limited(chat, ann, sockets, settings):
+    settings.CHAT_MESSAGE_RATE = 3
+    socket = await sockets.api(ann)
+    for n in range(3):
+        await socket.send_json_to(send_frame(chat, f"Message {n}"))
+        await next_of(socket, "chat.message")
+    await socket.send_json_to(send_frame(chat, "One too many"))
+    error = await next_of(socket, "error")
+    assert error["code"] == "rate_limited"
+    assert error["retry_after"] > 0
+    assert await message_count() == 3
+
+
+# --- auth and origins ---------------------------------------------------------------------
+
+
+async def test_an_api_socket_authenticates_with_its_first_frame(ann, sockets):
+    socket = await sockets.api(ann)
+    assert socket.start_seq == 0
+
+
+async def test_an_api_socket_with_a_bad_token_is_closed_4001(sockets):
+    for first_frame in ({"type": "auth", "token": "nonsense"}, {"type": "ping"}):
+        socket = sockets.raw("/ws/api/")
+        assert (await socket.connect())[0]
+        await socket.send_json_to(first_frame)
+        assert await socket.receive_output(timeout=TIMEOUT) == {
+            "type": "websocket.close",
+            "code": 4001,
+        }
+
+
+async def test_an_api_socket_that_never_authenticates_is_closed_4001(sockets, settings):
+    settings.WS_AUTH_TIMEOUT = 0.3
+    socket = sockets.raw("/ws/api/")
+    assert (await socket.connect())[0]
+    assert await socket.receive_output(timeout=TIMEOUT) == {
+        "type": "websocket.close",
+        "code": 4001,
+    }
+
+
+async def test_an_inactive_bunny_cannot_authenticate(ann, sockets):
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = str(AccessToken.for_user(ann))
+    await database_sync_to_async(User.objects.filter(pk=ann.pk).update)(is_active=False)
+    socket = sockets.raw("/ws/api/")
+    await socket.connect()
+    await socket.send_json_to({"type": "auth", "token": token})
+    assert (await socket.receive_output(timeout=TIMEOUT))["code"] == 4001
+
+
+async def test_the_page_socket_needs_a_matching_origin(ann, sockets):
+    for origin in (None, (b"origin", b"http://evil.example")):
+        headers = [origin] if origin else []
+        socket = sockets.raw("/ws/", headers)
+        connected, _ = await socket.connect()
+        assert not connected
+    page = await sockets.page(ann)  # same-site Origin and a session: fine
+    assert page is not None
+
+
+async def test_the_api_socket_accepts_no_origin_but_rejects_a_foreign_one(ann, sockets):
+    foreign = sockets.raw("/ws/api/", [(b"origin", b"http://evil.example")])
+    assert not (await foreign.connect())[0]
+    own = sockets.raw("/ws/api/", [ORIGIN])
+    assert (await own.connect())[0]
+    assert await sockets.api(ann)  # and no Origin at all
+
+
+async def test_a_page_socket_without_a_session_is_closed_4001(sockets):
+    socket = sockets.raw("/ws/", [ORIGIN])
+    assert (await socket.connect())[0]
+    assert (await socket.receive_output(timeout=TIMEOUT))["code"] == 4001
+
+
+async def test_closing_a_bunnys_sockets_closes_them_all_at_once(ann, sockets):
+    api_socket, page_socket = await sockets.api(ann), await sockets.page(ann)
+    await database_sync_to_async(services.close_live_sockets)(user_id=ann.pk)
+    for socket in (api_socket, page_socket):
+        assert await socket.receive_output(timeout=TIMEOUT) == {
+            "type": "websocket.close",
+            "code": 4003,
+        }
+
+
+async def test_message_text_is_escaped_on_the_page_socket(chat, ann, bob, sockets):
+    bob_page = await sockets.page(bob)
+    await send_over_http(ann, chat, '<script>alert("hi")</script> see https://bunny.example')
+    html = await bob_page.receive_from(timeout=TIMEOUT)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&quot;hi&quot;)&lt;/script&gt;" in html
+    assert '<a href="https://bunny.example" rel="nofollow">' in html
+
+
+async def test_the_channel_layer_groups_are_per_bunny(ann, sockets):
+    socket = await sockets.api(ann)
+    await get_channel_layer().group_send(user_group(ann.pk), {"type": "presence", "user": "x"})
+    assert (await next_of(socket, "presence"))["user"] == "x"

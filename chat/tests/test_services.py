@@ -1,0 +1,148 @@
+"""Chat services: what is stored, what is published, and when."""
+
+import uuid
+from unittest import mock
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from chat import selectors, services
+from chat.models import Message, Participant, UserEvent
+from chat.tests.conftest import roundtrip
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def published():
+    publish = mock.Mock()
+    with (
+        mock.patch("bunnybook.events.publish", publish),
+        mock.patch("chat.services.publish", publish),
+    ):
+        yield publish
+
+
+def sent_events(publish) -> list[tuple[list, dict]]:
+    return [(list(call.args[0]), roundtrip(call.args[1])) for call in publish.call_args_list]
+
+
+def test_a_message_is_stored_before_anyone_is_told(
+    chat, ann, bob, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        message, created = services.send_message(
+            sender=ann, conversation_id=chat.pk, body="Hi", client_id=uuid.uuid4()
+        )
+        assert not published.called  # nothing goes out inside the transaction
+    assert created
+    for callback in callbacks:
+        callback()
+
+    events = sent_events(published)
+    assert sorted(ids[0] for ids, _ in events) == sorted([ann.pk, bob.pk])
+    for _, event in events:
+        assert event["type"] == "chat.message"
+        assert event["message"]["id"] == message.pk
+    stored = UserEvent.objects.filter(payload__type="chat.message")
+    assert sorted(stored.values_list("user_id", flat=True)) == sorted([ann.pk, bob.pk])
+
+
+def test_a_rolled_back_message_is_never_published(chat, ann, published):
+    with (
+        mock.patch("chat.models.Conversation.save", side_effect=RuntimeError),
+        pytest.raises(RuntimeError),
+    ):
+        services.send_message(
+            sender=ann, conversation_id=chat.pk, body="Hi", client_id=uuid.uuid4()
+        )
+    assert Message.objects.count() == 0
+    assert not published.called
+
+
+def test_a_retry_stores_nothing_and_publishes_nothing(
+    chat, ann, published, django_capture_on_commit_callbacks
+):
+    client_id = uuid.uuid4()
+    first, _ = services.send_message(
+        sender=ann, conversation_id=chat.pk, body="Hi", client_id=client_id
+    )
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        again, created = services.send_message(
+            sender=ann, conversation_id=chat.pk, body="Hi", client_id=str(client_id)
+        )
+    assert (again.pk, created, callbacks) == (first.pk, False, [])
+
+
+def test_outsiders_get_not_found_and_ex_friends_a_closed_door(chat, ann, bob, cid):
+    with pytest.raises(Http404):
+        services.send_message(
+            sender=cid, conversation_id=chat.pk, body="Hi", client_id=uuid.uuid4()
+        )
+    with pytest.raises(Http404):
+        services.mark_read(user=cid, conversation_id=chat.pk)
+    from social import services as social_services
+
+    social_services.unfriend(user=ann, friend=bob)
+    with pytest.raises(PermissionDenied):
+        services.send_message(
+            sender=ann, conversation_id=chat.pk, body="Hi", client_id=uuid.uuid4()
+        )
+    with pytest.raises(PermissionDenied):
+        services.relay_typing(user_id=ann.pk, conversation_id=chat.pk)
+
+
+def test_reading_moves_the_cursor_and_tells_only_the_reader(
+    chat, ann, bob, published, django_capture_on_commit_callbacks
+):
+    for body in ("one", "two"):
+        services.send_message(
+            sender=bob, conversation_id=chat.pk, body=body, client_id=uuid.uuid4()
+        )
+    assert selectors.total_unread(ann) == 2
+    published.reset_mock()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.mark_read(user=ann, conversation_id=chat.pk, origin="chan-1") == 0
+    [(recipients, event)] = sent_events(published)
+    assert recipients == [ann.pk]
+    assert event["type"] == "chat.read"
+    assert (event["conversation_id"], event["unread_count"], event["_origin"]) == (
+        chat.pk,
+        0,
+        "chan-1",
+    )
+    cursor = Participant.objects.get(conversation=chat, user=ann).last_read_message_id
+    assert cursor == Message.objects.latest("id").pk
+
+    published.reset_mock()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.mark_read(user=ann, conversation_id=chat.pk)
+    assert callbacks == []  # nothing new to read: no write, no event
+
+
+def test_typing_is_relayed_to_the_others_and_throttled(chat, ann, bob, published, settings):
+    settings.TYPING_THROTTLE = 60
+    assert services.relay_typing(user_id=ann.pk, conversation_id=chat.pk) is True
+    assert services.relay_typing(user_id=ann.pk, conversation_id=chat.pk) is False
+    [(recipients, event)] = sent_events(published)
+    assert recipients == [bob.pk]
+    assert (event["type"], event["user"]) == ("chat.typing", "ann")
+
+
+def test_a_bunny_who_appears_offline_relays_no_typing(chat, ann, published):
+    ann.appear_offline = True
+    ann.save()
+    assert services.relay_typing(user_id=ann.pk, conversation_id=chat.pk) is False
+    assert not published.called
+
+
+def test_old_events_are_pruned(ann, settings):
+    from django.utils import timezone
+
+    UserEvent.objects.create(user=ann, seq=1, payload={"type": "x"})
+    UserEvent.objects.filter(seq=1).update(created_at=timezone.now() - timezone.timedelta(days=30))
+    UserEvent.objects.create(user=ann, seq=2, payload={"type": "x"})
+    assert services.prune_live_events() == 1
+    assert list(UserEvent.objects.values_list("seq", flat=True)) == [2]

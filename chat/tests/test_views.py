@@ -1,0 +1,134 @@
+"""Chat pages and their plain-HTTP paths (htmx and no JavaScript)."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from chat import services
+from chat.models import Message, Participant
+from chat.tests.conftest import befriend
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def ann_client(client, ann):
+    client.force_login(ann)
+    return client
+
+
+def test_every_page_has_the_live_socket_and_the_unread_badge(chat, bob, ann_client):
+    services.send_message(sender=bob, conversation_id=chat.pk, body="Hi", client_id=uuid.uuid4())
+    html = ann_client.get(reverse("chat")).content.decode()
+    assert 'hx-ext="ws,live" ws-connect="/ws/"' in html
+    assert '<span id="chat-unread-badge" class="badge">1' in html
+    assert "<script>" not in html  # no inline scripts (CSP)
+
+
+def test_the_chat_page_lists_conversations_and_friends_to_start_one(chat, ann, cid, ann_client):
+    befriend(ann, cid)
+    html = ann_client.get(reverse("chat")).content.decode()
+    assert f'id="conversation-{chat.pk}"' in html
+    assert 'id="conversation-list"' in html
+    assert reverse("chat-with", args=["cid"]) in html
+
+
+def test_a_conversation_page_shows_history_newest_at_the_bottom(
+    chat, ann, bob, ann_client, settings
+):
+    settings.CHAT_MESSAGE_RATE = 100
+    for n in range(55):
+        services.send_message(
+            sender=bob, conversation_id=chat.pk, body=f"msg {n:02}", client_id=uuid.uuid4()
+        )
+    response = ann_client.get(reverse("chat-conversation", args=[chat.pk]))
+    html = response.content.decode()
+    assert 'role="log" aria-live="polite"' in html
+    assert "msg 04" not in html
+    log = html.split(f'id="messages-{chat.pk}"')[1]
+    assert log.index("msg 05") < log.index("msg 54")
+    assert 'hx-trigger="intersect once"' in html
+    # Opening it read it.
+    assert Participant.objects.get(conversation=chat, user=ann).last_read_message_id == (
+        Message.objects.latest("id").pk
+    )
+
+    older_url = html.split('class="older-messages" hx-get="')[1].split('"')[0]
+    older = ann_client.get(older_url, **HTMX).content.decode()
+    assert "msg 04" in older
+    assert "msg 00" in older
+    assert "msg 05" not in older
+    assert "intersect" not in older
+
+
+def test_message_text_is_escaped_and_links_work(chat, bob, ann_client):
+    services.send_message(
+        sender=bob,
+        conversation_id=chat.pk,
+        body="<img src=x onerror=alert(1)> http://bunny.example",
+        client_id=uuid.uuid4(),
+    )
+    html = ann_client.get(reverse("chat-conversation", args=[chat.pk])).content.decode()
+    assert "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert 'href="http://bunny.example"' in html
+
+
+def test_sending_by_plain_post_redirects_and_htmx_gets_the_message(chat, ann_client):
+    url = reverse("chat-messages", args=[chat.pk])
+    client_id = uuid.uuid4()
+    plain = ann_client.post(url, {"body": "No JavaScript", "client_id": client_id})
+    assert plain.status_code == 302
+    assert plain.url.startswith(reverse("chat-conversation", args=[chat.pk]))
+
+    again = ann_client.post(url, {"body": "No JavaScript", "client_id": client_id})
+    assert again.status_code == 302
+    assert Message.objects.count() == 1
+
+    htmx = ann_client.post(url, {"body": "Over htmx", "client_id": uuid.uuid4()}, **HTMX)
+    assert htmx.status_code == 200
+    assert 'class="message mine"' in htmx.content.decode()
+    assert "Over htmx" in htmx.content.decode()
+
+
+def test_a_bad_message_shows_the_composer_with_errors(chat, ann_client):
+    url = reverse("chat-messages", args=[chat.pk])
+    htmx = ann_client.post(url, {"body": "", "client_id": uuid.uuid4()}, **HTMX)
+    assert htmx["HX-Retarget"] == f"#composer-{chat.pk}"
+    assert 'class="errors"' in htmx.content.decode()
+    plain = ann_client.post(url, {"body": "", "client_id": uuid.uuid4()})
+    assert plain.status_code == 400
+    assert Message.objects.count() == 0
+
+
+def test_starting_a_chat_from_a_profile_redirects_to_it(friends, ann_client):
+    response = ann_client.post(reverse("chat-with", args=["bob"]))
+    assert response.status_code == 302
+    assert response.url == reverse(
+        "chat-conversation", args=[Participant.objects.first().conversation_id]
+    )
+
+
+def test_strangers_cannot_start_a_chat_and_outsiders_see_nothing(chat, ann, cid, client):
+    client.force_login(cid)
+    assert client.post(reverse("chat-with", args=["ann"])).status_code == 403
+    assert client.get(reverse("chat-conversation", args=[chat.pk])).status_code == 404
+    assert client.post(reverse("chat-messages", args=[chat.pk]), {"body": "x"}).status_code == 404
+    assert client.post(reverse("chat-read", args=[chat.pk])).status_code == 404
+
+
+def test_a_closed_conversation_has_no_composer(chat, ann, bob, ann_client):
+    from social import services as social_services
+
+    social_services.unfriend(user=ann, friend=bob)
+    html = ann_client.get(reverse("chat-conversation", args=[chat.pk])).content.decode()
+    assert "composer-closed" in html
+    assert "<textarea" not in html
+
+
+def test_chat_needs_a_login(client, chat):
+    assert client.get(reverse("chat")).status_code == 302
+    assert client.get(reverse("chat-conversation", args=[chat.pk])).status_code == 302

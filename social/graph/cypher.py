@@ -1,0 +1,102 @@
+"""Every Cypher statement of the projection, as named constants with parameters.
+
+The graph: one `(:Bunny {id})` node per bunny with friends, one `[:FRIEND]` relationship per
+pair of friends (direction meaningless, always matched undirected). Values only ever travel
+as parameters; nothing here is built from strings at run time.
+"""
+
+CREATE_BUNNY_ID_CONSTRAINT = (
+    "CREATE CONSTRAINT bunny_id_unique IF NOT EXISTS FOR (b:Bunny) REQUIRE b.id IS UNIQUE"
+)
+
+SHOW_BUNNY_ID_CONSTRAINT = "SHOW CONSTRAINTS YIELD name WHERE name = 'bunny_id_unique' RETURN name"
+
+# --- Writes: each is idempotent, so replaying a batch is harmless --------------------------
+
+# $pairs: [[user_a, user_b], ...]
+LINK_PAIRS = """
+UNWIND $pairs AS pair
+MERGE (a:Bunny {id: pair[0]})
+MERGE (b:Bunny {id: pair[1]})
+MERGE (a)-[:FRIEND]-(b)
+"""
+
+UNLINK_PAIRS = """
+UNWIND $pairs AS pair
+MATCH (:Bunny {id: pair[0]})-[r:FRIEND]-(:Bunny {id: pair[1]})
+DELETE r
+"""
+
+# Bulk load (graph_rebuild): nodes first, then relationships between existing nodes.
+MERGE_BUNNIES = """
+UNWIND $ids AS id
+MERGE (:Bunny {id: id})
+"""
+
+LINK_EXISTING_PAIRS = """
+UNWIND $pairs AS pair
+MATCH (a:Bunny {id: pair[0]})
+MATCH (b:Bunny {id: pair[1]})
+MERGE (a)-[:FRIEND]-(b)
+"""
+
+# Auto-commit only (CALL ... IN TRANSACTIONS); bounded memory on any size of graph.
+DELETE_ALL_BUNNIES = """
+MATCH (b:Bunny)
+CALL (b) { DETACH DELETE b } IN TRANSACTIONS OF 10000 ROWS
+"""
+
+DELETE_LONELY_BUNNIES = """
+MATCH (b:Bunny) WHERE NOT (b)-[:FRIEND]-()
+DETACH DELETE b
+RETURN count(*) AS deleted
+"""
+
+# --- Reads --------------------------------------------------------------------------------
+
+# Friends of friends ranked by mutual friends, ties by id. Friends are walked in id order
+# so that collect() lists each candidate's mutual friends smallest id first, and the sample
+# is the three smallest ids, exactly as in the SQL store.
+SUGGESTIONS = """
+MATCH (me:Bunny {id: $user_id})-[:FRIEND]-(friend:Bunny)
+WITH me, friend ORDER BY friend.id
+WITH me, collect(friend) AS friends
+UNWIND friends AS friend
+MATCH (friend)-[:FRIEND]-(candidate:Bunny)
+WHERE candidate <> me AND NOT candidate.id IN $exclude
+WITH me, friends, candidate, collect(friend.id) AS mutual_ids
+WHERE NOT candidate IN friends
+RETURN candidate.id AS id, size(mutual_ids) AS mutual_count, mutual_ids[..3] AS sample
+ORDER BY mutual_count DESC, id ASC
+LIMIT $limit
+"""
+
+MUTUAL_FRIEND_IDS = """
+MATCH (:Bunny {id: $user_id})-[:FRIEND]-(mutual:Bunny)-[:FRIEND]-(:Bunny {id: $other_id})
+RETURN mutual.id AS id
+ORDER BY id
+"""
+
+# --- Checks -------------------------------------------------------------------------------
+
+COUNT_FRIEND_EDGES = "MATCH ()-[r:FRIEND]->() RETURN count(r) AS edges"
+
+COUNT_BUNNIES = "MATCH (b:Bunny) RETURN count(b) AS bunnies"
+
+# Edges whose smaller end lies in [$low, $high); each edge once, as [smaller, larger].
+EDGES_IN_RANGE = """
+MATCH (a:Bunny)-[:FRIEND]-(b:Bunny)
+WHERE a.id >= $low AND a.id < $high AND a.id < b.id
+RETURN a.id AS a, b.id AS b
+"""
+
+# Keep one FRIEND relationship per listed pair (a drifted or hand-edited graph).
+DELETE_DUPLICATE_EDGES = """
+UNWIND $pairs AS pair
+MATCH (:Bunny {id: pair[0]})-[r:FRIEND]-(:Bunny {id: pair[1]})
+WITH pair, collect(r) AS rels
+UNWIND rels[1..] AS extra
+DELETE extra
+"""
+
+MAX_BUNNY_ID = "MATCH (b:Bunny) RETURN max(b.id) AS max_id"

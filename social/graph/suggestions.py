@@ -1,0 +1,384 @@
+""" "Bunnies you may know" and mutual friends: two stores behind one interface.
+
+`Neo4jStore` asks the projection, `SqlStore` asks PostgreSQL (or SQLite) directly; both
+return the same candidates in the same order. The graph returns ids and counts only:
+`hydrate` loads profiles and sample names from SQL in one query, keeps the rank, and drops
+anyone blocked, befriended, asked or dismissed meanwhile, so neither a stale graph nor a
+stale cache can ever show one. The Neo4j store is used when configured and its circuit
+breaker is closed; any failure falls back to SQL for that call.
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from neo4j import Query
+
+from accounts.models import User
+from social.graph import cypher
+from social.graph.client import GraphUnavailable, graph_enabled, graph_session, query_timeout
+from social.graph.models import SuggestionDismissal
+from social.models import Block, FriendRequest, Friendship
+
+logger = logging.getLogger(__name__)
+
+DISMISS_FOR = timedelta(days=90)
+MAX_LIMIT = 50
+CACHE_TTL = 60  # seconds; both bunnies' entries are also dropped when their relation changes
+SAMPLE_SIZE = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a store answers: a bunny id, its mutual-friend count and up to three mutual
+    friends' ids (smallest first)."""
+
+    user_id: int
+    mutual_count: int
+    sample_ids: tuple[int, ...] = ()
+
+
+class SuggestionStore(Protocol):
+    name: str
+
+    def suggest(self, user_id: int, *, limit: int) -> list[Candidate]:
+        """Friends of friends of `user_id` ranked by mutual count desc, then id asc; never
+        the bunny, a friend, a pending request either way, a block either way or a
+        bunny dismissed within DISMISS_FOR."""
+        ...
+
+    def mutual_friend_ids(self, user_id: int, other_id: int) -> list[int]:
+        """Ids of the bunnies friends with both, ascending."""
+        ...
+
+
+def dismissed_since():
+    return timezone.now() - DISMISS_FOR
+
+
+def excluded_ids(user_id: int) -> set[int]:
+    """Bunnies never suggested to `user_id` beyond self and friends: pending requests
+    either way, blocks either way, recent dismissals. One query."""
+    parts = [
+        FriendRequest.objects.filter(from_user_id=user_id).values_list("to_user_id"),
+        FriendRequest.objects.filter(to_user_id=user_id).values_list("from_user_id"),
+        Block.objects.filter(blocker_id=user_id).values_list("blocked_id"),
+        Block.objects.filter(blocked_id=user_id).values_list("blocker_id"),
+        SuggestionDismissal.objects.filter(
+            user_id=user_id, dismissed_at__gt=dismissed_since()
+        ).values_list("dismissed_id"),
+    ]
+    return {row[0] for row in parts[0].union(*parts[1:], all=True)}
+
+
+# --- The SQL store ----------------------------------------------------------------------------
+
+# Portable SQL (PostgreSQL and SQLite). `paths` has one row per (mutual friend, candidate).
+SQL_SUGGESTIONS = """
+WITH friends AS (
+    SELECT user_b_id AS id FROM social_friendship WHERE user_a_id = %(user_id)s
+    UNION ALL
+    SELECT user_a_id FROM social_friendship WHERE user_b_id = %(user_id)s
+), excluded AS (
+    SELECT id FROM friends
+    UNION ALL SELECT to_user_id FROM social_friendrequest WHERE from_user_id = %(user_id)s
+    UNION ALL SELECT from_user_id FROM social_friendrequest WHERE to_user_id = %(user_id)s
+    UNION ALL SELECT blocked_id FROM social_block WHERE blocker_id = %(user_id)s
+    UNION ALL SELECT blocker_id FROM social_block WHERE blocked_id = %(user_id)s
+    UNION ALL SELECT dismissed_id FROM social_suggestiondismissal
+        WHERE user_id = %(user_id)s AND dismissed_at > %(since)s
+), paths AS (
+    SELECT f.id AS via, fr.user_b_id AS candidate
+    FROM friends f JOIN social_friendship fr ON fr.user_a_id = f.id
+    UNION ALL
+    SELECT f.id, fr.user_a_id
+    FROM friends f JOIN social_friendship fr ON fr.user_b_id = f.id
+), ranked AS (
+    SELECT candidate, COUNT(*) AS mutual_count
+    FROM paths
+    WHERE candidate <> %(user_id)s AND candidate NOT IN (SELECT id FROM excluded)
+    GROUP BY candidate
+    ORDER BY mutual_count DESC, candidate
+    LIMIT %(limit)s
+), sampled AS (
+    SELECT p.candidate, p.via,
+           ROW_NUMBER() OVER (PARTITION BY p.candidate ORDER BY p.via) AS position
+    FROM paths p JOIN ranked r ON r.candidate = p.candidate
+)
+SELECT r.candidate, r.mutual_count, s.via
+FROM ranked r JOIN sampled s ON s.candidate = r.candidate AND s.position <= 3
+ORDER BY r.mutual_count DESC, r.candidate, s.via
+"""
+
+SQL_MUTUAL_FRIEND_IDS = """
+SELECT mine.id
+FROM (
+    SELECT user_b_id AS id FROM social_friendship WHERE user_a_id = %(user_id)s
+    UNION ALL
+    SELECT user_a_id FROM social_friendship WHERE user_b_id = %(user_id)s
+) mine
+JOIN (
+    SELECT user_b_id AS id FROM social_friendship WHERE user_a_id = %(other_id)s
+    UNION ALL
+    SELECT user_a_id FROM social_friendship WHERE user_b_id = %(other_id)s
+) theirs ON theirs.id = mine.id
+ORDER BY mine.id
+"""
+
+
+class SqlStore:
+    name = "sql"
+
+    def suggest(self, user_id: int, *, limit: int) -> list[Candidate]:
+        params = {"user_id": user_id, "limit": limit, "since": dismissed_since()}
+        with connection.cursor() as cursor:
+            cursor.execute(SQL_SUGGESTIONS, params)
+            rows = cursor.fetchall()
+        candidates: list[Candidate] = []
+        for candidate_id, mutual_count, via in rows:
+            if candidates and candidates[-1].user_id == candidate_id:
+                last = candidates[-1]
+                candidates[-1] = Candidate(candidate_id, mutual_count, (*last.sample_ids, via))
+            else:
+                candidates.append(Candidate(candidate_id, mutual_count, (via,)))
+        return candidates
+
+    def mutual_friend_ids(self, user_id: int, other_id: int) -> list[int]:
+        if user_id == other_id:
+            return []  # as in the graph, where a path never reuses a relationship
+        with connection.cursor() as cursor:
+            cursor.execute(SQL_MUTUAL_FRIEND_IDS, {"user_id": user_id, "other_id": other_id})
+            return [row[0] for row in cursor.fetchall()]
+
+
+# --- The Neo4j store --------------------------------------------------------------------------
+
+
+class Neo4jStore:
+    """Raises GraphUnavailable when Neo4j is off, down or behind an open breaker."""
+
+    name = "neo4j"
+
+    def suggest(self, user_id: int, *, limit: int) -> list[Candidate]:
+        # Exclusions live in PostgreSQL only; the graph holds nothing but friendships.
+        exclude = sorted(excluded_ids(user_id))
+        with graph_session() as session:
+            result = session.run(
+                Query(cypher.SUGGESTIONS, timeout=query_timeout()),
+                user_id=user_id,
+                exclude=exclude,
+                limit=limit,
+            )
+            return [
+                Candidate(record["id"], record["mutual_count"], tuple(record["sample"]))
+                for record in result
+            ]
+
+    def mutual_friend_ids(self, user_id: int, other_id: int) -> list[int]:
+        with graph_session() as session:
+            result = session.run(
+                Query(cypher.MUTUAL_FRIEND_IDS, timeout=query_timeout()),
+                user_id=user_id,
+                other_id=other_id,
+            )
+            return [record["id"] for record in result]
+
+
+sql_store = SqlStore()
+neo4j_store = Neo4jStore()
+
+
+def _with_fallback(call):
+    """Run `call(store)` on Neo4j when configured, on SQL if that fails or is skipped."""
+    if graph_enabled():
+        try:
+            return call(neo4j_store)
+        except GraphUnavailable:
+            pass
+    return call(sql_store)
+
+
+# --- Cache-aside ------------------------------------------------------------------------------
+
+FETCH_SIZES = (20, MAX_LIMIT)  # a margin over the page: hydration may drop a few
+
+
+def _fetch_size(limit: int) -> int:
+    return next(size for size in FETCH_SIZES if size >= limit)
+
+
+def _cache_key(user_id: int, fetch: int) -> str:
+    return f"graph:suggest:v1:{user_id}:{fetch}"
+
+
+def _cache_get(key: str):
+    try:
+        return cache.get(key)
+    except Exception:  # a dead cache falls through to the store
+        logger.warning("suggestion cache read failed", exc_info=True)
+        return None
+
+
+def _cache_set(key: str, value) -> None:
+    try:
+        cache.set(key, value, CACHE_TTL)
+    except Exception:
+        logger.warning("suggestion cache write failed", exc_info=True)
+
+
+def forget_suggestions(user_ids: Iterable[int]) -> None:
+    keys = [_cache_key(user_id, fetch) for user_id in set(user_ids) for fetch in FETCH_SIZES]
+    try:
+        cache.delete_many(keys)
+    except Exception:  # entries then age out within CACHE_TTL
+        logger.warning("suggestion cache invalidation failed", exc_info=True)
+
+
+def forget_suggestions_on_commit(user_ids: Iterable[int]) -> None:
+    ids = list(user_ids)
+    transaction.on_commit(lambda: forget_suggestions(ids), robust=True)
+
+
+def candidates_for(user_id: int, *, limit: int = 10, use_cache: bool = True) -> list[Candidate]:
+    """Ranked candidates for the bunny: from the cache, else the store (cached after)."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    fetch = _fetch_size(limit)
+    key = _cache_key(user_id, fetch)
+    if use_cache and (cached := _cache_get(key)) is not None:
+        return [Candidate(uid, count, tuple(sample)) for uid, count, sample in cached]
+    candidates = _with_fallback(lambda store: store.suggest(user_id, limit=fetch))
+    if use_cache:
+        _cache_set(key, [(c.user_id, c.mutual_count, list(c.sample_ids)) for c in candidates])
+    return candidates
+
+
+# --- Hydration --------------------------------------------------------------------------------
+
+
+@dataclass
+class Suggestion:
+    user: User
+    mutual_count: int = 0
+    mutual_sample: list[User] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        return "mutual_friends" if self.mutual_count else "new_bunny"
+
+    @property
+    def why(self) -> str:
+        """Why this bunny, as plain text (templates escape it), e.g.
+        "3 mutual friends: Ann, Bob and Cid" or "5 mutual friends, including Ann, Bob and Cid".
+        """
+        count = self.mutual_count
+        if not count:
+            return "New on Bunnybook"
+        names = [bunny.name for bunny in self.mutual_sample]
+        noun = "mutual friend" if count == 1 else "mutual friends"
+        if not names:
+            return f"{count} {noun}"
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        joiner = ": " if len(names) == count else ", including "
+        return f"{count} {noun}{joiner}{listed}"
+
+
+PROFILE_FIELDS = ("id", "username", "display_name", "bio", "avatar_seed", "is_active")
+
+
+def _profiles_with_relation(viewer: User, ids: Iterable[int]) -> QuerySet[User]:
+    """Visible bunnies among `ids`, each flagged with whether suggesting them is ruled out."""
+    viewer_id = viewer.pk
+    person = OuterRef("pk")
+    return (
+        User.objects.filter(pk__in=set(ids), is_active=True)
+        .exclude(pk__in=Block.objects.ids_blocked_with(viewer_id))
+        .only(*PROFILE_FIELDS)
+        .annotate(
+            is_friend=Exists(
+                Friendship.objects.filter(
+                    Q(user_a_id=viewer_id, user_b_id=person)
+                    | Q(user_a_id=person, user_b_id=viewer_id)
+                )
+            ),
+            is_pending=Exists(
+                FriendRequest.objects.filter(
+                    Q(from_user_id=viewer_id, to_user_id=person)
+                    | Q(from_user_id=person, to_user_id=viewer_id)
+                )
+            ),
+            is_dismissed=Exists(
+                SuggestionDismissal.objects.filter(
+                    user_id=viewer_id, dismissed_id=person, dismissed_at__gt=dismissed_since()
+                )
+            ),
+        )
+    )
+
+
+def hydrate(viewer: User, candidates: Sequence[Candidate], *, limit: int) -> list[Suggestion]:
+    """Profiles and sample names in one query, rank kept, ruled-out bunnies dropped."""
+    ids = {c.user_id for c in candidates} | {i for c in candidates for i in c.sample_ids}
+    if not ids:
+        return []
+    by_id = {bunny.pk: bunny for bunny in _profiles_with_relation(viewer, ids)}
+    suggestions = []
+    for candidate in candidates:
+        bunny = by_id.get(candidate.user_id)
+        if bunny is None or bunny.pk == viewer.pk:
+            continue
+        if bunny.is_friend or bunny.is_pending or bunny.is_dismissed:
+            continue
+        sample = [by_id[i] for i in candidate.sample_ids if i in by_id]
+        suggestions.append(Suggestion(bunny, candidate.mutual_count, sample))
+        if len(suggestions) == limit:
+            break
+    return suggestions
+
+
+def new_bunnies_for(viewer: User, *, limit: int = 10) -> list[Suggestion]:
+    """The fallback for a bunny with nobody to suggest: the most recently joined bunnies
+    it could still befriend."""
+    exclude = excluded_ids(viewer.pk) | {viewer.pk}
+    bunnies = (
+        User.objects.filter(is_active=True)
+        .exclude(pk__in=exclude)
+        .exclude(pk__in=Friendship.objects.friend_ids(viewer.pk))
+        .only(*PROFILE_FIELDS)
+        .order_by("-date_joined", "-id")[:limit]
+    )
+    return [Suggestion(bunny) for bunny in bunnies]
+
+
+def suggestions_for(viewer: User, *, limit: int = 10, use_cache: bool = True) -> list[Suggestion]:
+    """Top suggestions for the viewer, each with `mutual_count` and up to three mutual
+    friends; when there are none (a bunny without friends), recently joined bunnies
+    instead, recognisable by `reason == "new_bunny"`."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    candidates = candidates_for(viewer.pk, limit=limit, use_cache=use_cache)
+    suggestions = hydrate(viewer, candidates, limit=limit)
+    return suggestions or new_bunnies_for(viewer, limit=limit)
+
+
+# --- Mutual friends ---------------------------------------------------------------------------
+
+
+def mutual_friend_ids(viewer: User, other: User) -> list[int]:
+    """Ids of the bunnies friends with both, ascending; from Neo4j, or SQL as fallback.
+    Not filtered for blocks: hydrate through `mutual_friends`."""
+    if viewer.pk == other.pk:
+        return []
+    return _with_fallback(lambda store: store.mutual_friend_ids(viewer.pk, other.pk))
+
+
+def mutual_friends(viewer: User, other: User) -> QuerySet[User]:
+    """Drop-in for `selectors.mutual_friends`, served by the store: the visible bunnies
+    that are friends of both."""
+    return User.objects.filter(pk__in=mutual_friend_ids(viewer, other), is_active=True).exclude(
+        pk__in=Block.objects.ids_blocked_with(viewer.pk)
+    )
