@@ -167,6 +167,12 @@ class Post(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("post", args=[self.pk])
 
+    def editable_by(self, user) -> bool:
+        return self.author_id == user.pk
+
+    def deletable_by(self, user) -> bool:
+        return user.pk in (self.author_id, self.wall_id)
+
 
 class Comment(models.Model):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
@@ -181,6 +187,13 @@ class Comment(models.Model):
 
     def __str__(self):
         return f"Comment {self.pk} on {self.post_id}"
+
+    def editable_by(self, user) -> bool:
+        return self.author_id == user.pk
+
+    def deletable_by(self, user, *, post: Post) -> bool:
+        """Its author, or whoever may delete the post (the post's author, the wall owner)."""
+        return self.author_id == user.pk or post.deletable_by(user)
 
 
 class PostLike(models.Model):

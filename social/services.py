@@ -195,7 +195,7 @@ def create_post(
 
 @transaction.atomic
 def edit_post(*, post: Post, by: User, body: str, visibility: str | None = None) -> Post:
-    if post.author_id != by.pk:
+    if not post.editable_by(by):
         raise PermissionDenied("Only the author can edit a post.")
     post.body = _clean_body(body, max_length=POST_MAX_LENGTH)
     if visibility is not None:
@@ -209,7 +209,7 @@ def edit_post(*, post: Post, by: User, body: str, visibility: str | None = None)
 
 @transaction.atomic
 def delete_post(*, post: Post, by: User) -> None:
-    if by.pk not in (post.author_id, post.wall_id):
+    if not post.deletable_by(by):
         raise PermissionDenied("Only the author or the wall's owner can delete a post.")
     post.delete()
 
@@ -229,7 +229,7 @@ def add_comment(*, post: Post, author: User, body: str) -> Comment:
 
 @transaction.atomic
 def edit_comment(*, comment: Comment, by: User, body: str) -> Comment:
-    if comment.author_id != by.pk:
+    if not comment.editable_by(by):
         raise PermissionDenied("Only its author can edit a comment.")
     comment.body = _clean_body(body, max_length=COMMENT_MAX_LENGTH)
     comment.edited_at = timezone.now()
@@ -240,7 +240,7 @@ def edit_comment(*, comment: Comment, by: User, body: str) -> Comment:
 @transaction.atomic
 def delete_comment(*, comment: Comment, by: User) -> None:
     post = comment.post
-    if by.pk not in (comment.author_id, post.author_id, post.wall_id):
+    if not comment.deletable_by(by, post=post):
         raise PermissionDenied(
             "Only the comment's author, the post's author or the wall owner can."
         )

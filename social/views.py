@@ -193,8 +193,8 @@ def _comments_next_url(post: Post, page: Page) -> str | None:
 
 
 def _require_author(item: Post | Comment, user: User) -> None:
-    """Mirrors the rule in services.edit_post / edit_comment, so the edit form itself is 403."""
-    if item.author_id != user.pk:
+    """The edit form itself is 403 for anyone the service would refuse."""
+    if not item.editable_by(user):
         raise PermissionDenied("Only the author can edit this.")
 
 

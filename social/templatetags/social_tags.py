@@ -56,3 +56,19 @@ def comment_form_for(context, post) -> CommentForm:
     if isinstance(form, CommentForm) and form.html_id == f"comment-form-{post.pk}":
         return form
     return CommentForm.for_post(post.pk)
+
+
+@register.filter
+def editable_by(item, user) -> bool:
+    """`{% if post|editable_by:user %}`: the models' own rule, never a copy in a template."""
+    return item.editable_by(user)
+
+
+@register.filter
+def deletable_by(post, user) -> bool:
+    return post.deletable_by(user)
+
+
+@register.simple_tag
+def comment_deletable(comment, post, user) -> bool:
+    return comment.deletable_by(user, post=post)

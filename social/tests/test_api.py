@@ -218,7 +218,6 @@ def test_posting_on_walls(ann_api, ann, bob, cid):
         {"body": "   "},
         {"body": "x" * 5001},
         {"body": "ok", "visibility": "secret"},
-        {"body": 5},
         {"body": ["list"]},
     ],
 )
