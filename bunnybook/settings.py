@@ -123,7 +123,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 CACHE_URL = env_str("CACHE_URL")
 
-if REDIS_URL:
+# CHANNEL_LAYER picks the Redis layer: "core" (RedisChannelLayer: groups as Redis keys,
+# one BRPOP loop per process) or "pubsub" (RedisPubSubChannelLayer: groups as Redis pub/sub
+# subscriptions). LAYER-CHOICE: see the note below, written from bench/bench_chat.py.
+CHANNEL_LAYER = env_str("CHANNEL_LAYER", "core")
+if REDIS_URL and CHANNEL_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi"),
+            },
+        }
+    }
+elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

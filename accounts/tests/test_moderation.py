@@ -115,9 +115,7 @@ def test_a_ban_blacklists_every_outstanding_refresh_token(ann, mod):
 
     moderation.ban_bunny(bunny=ann, moderator=mod, reason="Spam")
 
-    assert not OutstandingToken.objects.filter(
-        user=ann, blacklistedtoken__isnull=True
-    ).exists()
+    assert not OutstandingToken.objects.filter(user=ann, blacklistedtoken__isnull=True).exists()
     for pair in pairs:
         assert refresh(pair["refresh"]).status_code == 401
 

@@ -124,7 +124,9 @@ BUILDERS = {
     "social.Friendship": lambda: Friendship.objects.create(
         **dict(zip(["user_a", "user_b"], pair(), strict=True))
     ),
-    "social.FriendRequest": lambda: FriendRequest.objects.create(from_user=bunny(), to_user=bunny()),
+    "social.FriendRequest": lambda: FriendRequest.objects.create(
+        from_user=bunny(), to_user=bunny()
+    ),
     "social.Block": lambda: Block.objects.create(blocker=bunny(), blocked=bunny()),
     "social.Post": post,
     "social.Comment": comment,

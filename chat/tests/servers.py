@@ -58,7 +58,7 @@ class Daphne:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{self.url}/login/", timeout=1):  # noqa: S310
+                with urllib.request.urlopen(f"{self.url}/login/", timeout=1):
                     return self
             except OSError:
                 if self.process.poll() is not None:

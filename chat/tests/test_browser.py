@@ -34,8 +34,8 @@ def session_id(user) -> str:
     return client.cookies["sessionid"].value
 
 
-@pytest.fixture
-def server(ann, bob):
+@pytest.fixture(scope="module")
+def server(django_db_setup):
     daphne = Daphne().start()
     yield daphne
     daphne.stop()

@@ -225,6 +225,35 @@ async def test_a_dead_servers_sockets_lapse_and_friends_see_offline(
     assert not presence.online_ids([bob.pk])
 
 
+async def test_when_a_real_server_dies_friends_see_its_bunnies_offline_soon(
+    friends, ann, bob, sockets, settings
+):
+    import websockets
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from chat.tests.servers import Daphne
+
+    settings.PRESENCE_TTL, settings.PRESENCE_HEARTBEAT = 2.0, 0.5
+    server = await asyncio.to_thread(Daphne(PRESENCE_TTL=2, PRESENCE_HEARTBEAT=0.5).start)
+    try:
+        ann_socket = await sockets.api(ann)
+        bob_client = await websockets.connect(server.url.replace("http", "ws") + "/ws/api/")
+        await bob_client.send(json.dumps({"type": "auth", "token": str(AccessToken.for_user(bob))}))
+        assert json.loads(await bob_client.recv())["type"] == "ready"
+        assert (await next_of(ann_socket, "presence", timeout=10))["online"] is True
+
+        loop = asyncio.get_running_loop()
+        died_at = loop.time()
+        await asyncio.to_thread(server.kill)
+
+        offline = await next_of(ann_socket, "presence", timeout=10)
+        assert (offline["user"], offline["online"]) == ("bob", False)
+        # TTL + a sweep interval (+ slack for a loaded machine); production: 10 s + 2 s.
+        assert loop.time() - died_at < 2.0 + 0.5 + 3.0
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
 async def test_strangers_are_never_told_of_presence(ann, cid, sockets):
     ann_socket = await sockets.api(ann)
     await sockets.api(cid)
@@ -386,6 +415,26 @@ async def test_messages_sent_while_the_layer_is_down_arrive_through_resume(chat,
     assert replayed["message"]["id"] == sent["id"]
     await send_over_http(bob, chat, "And live again")
     assert (await next_of(again, "chat.message"))["message"]["body"] == "And live again"
+
+
+async def test_a_flushed_layer_heals_and_the_lost_message_still_arrives(
+    chat, ann, bob, sockets, settings, monkeypatch
+):
+    import redis
+
+    from chat import consumers
+
+    settings.PRESENCE_HEARTBEAT = 0.25
+    monkeypatch.setattr(consumers, "CATCH_UP_AFTER", 0.3)
+    ann_socket = await sockets.api(ann)
+    await asyncio.to_thread(redis.Redis.from_url(settings.REDIS_URL).flushdb)  # groups gone
+
+    await send_over_http(bob, chat, "Published into the void")
+
+    event = await next_of(ann_socket, "chat.message", timeout=5)
+    assert event["message"]["body"] == "Published into the void"
+    await send_over_http(bob, chat, "Live again")  # and the group was joined again
+    assert (await next_of(ann_socket, "chat.message"))["message"]["body"] == "Live again"
 
 
 async def test_a_socket_stays_open_and_live_for_15_seconds_on_the_redis_layer(

@@ -253,6 +253,8 @@ def drop_indexes(models_: list[type[models.Model]]) -> list[str]:
 
 
 def build_indexes(statements: list[str], progress=None) -> None:
+    if not statements:
+        return
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for statement in statements:

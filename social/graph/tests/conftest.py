@@ -1,10 +1,13 @@
 """Graph fixtures: a clean Neo4j per test (tests run serially), and the two stores behind
 one helper so contract tests run unchanged against both."""
 
+import fcntl
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from social.graph import sync
@@ -33,7 +36,21 @@ def _far_away_user_ids() -> None:
 
 
 @pytest.fixture
-def clean_graph(db):
+def graph_lock():
+    """Neo4j is one server per machine: test runs of several checkouts (or helpers) must
+    not wipe, rebuild or stop it under each other's graph tests."""
+    path = Path(settings.VAR_DIR) / "graph-tests.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def clean_graph(db, graph_lock):
     """An empty Neo4j with its schema, and no outbox rows left behind by other tests;
     skipped where NEO4J_URI is not set."""
     if not graph_enabled():

@@ -31,9 +31,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=1, help="same seed, same network")
         parser.add_argument("--password", default=SEED_PASSWORD)
-        parser.add_argument(
-            "--no-graph", action="store_true", help="skip the bulk load into Neo4j"
-        )
+        parser.add_argument("--no-graph", action="store_true", help="skip the bulk load into Neo4j")
 
     def handle(self, *args, **options):
         plan = SeedPlan(

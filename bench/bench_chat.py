@@ -1,0 +1,341 @@
+"""Chat delivery: real daphne, real Redis, real sockets from this separate load process,
+against a floor (bench/relay.py: the `websockets` package + Redis pub/sub, same fan-out).
+
+For 200 and 1,000 connected bunnies (pairs of friends, one conversation each) and 200 and
+500 messages per second, it sends `chat.send` frames at a steady rate for a few seconds and
+measures sender-to-recipient latency (p50/p99/max), delivered messages per second, errors,
+lost and duplicated messages, and the server's idle memory per connected socket. daphne runs
+once per channel layer (CHANNEL_LAYER=core and =pubsub) so the layer choice in settings.py
+rests on numbers. Everything lives in its own database (`bunnybook_chatbench`) and Redis
+databases, so dev and test data are never touched.
+
+Knobs (environment): BENCH_CHAT_SOCKETS ("200,1000"), BENCH_CHAT_RATES ("200,500"),
+BENCH_CHAT_SECONDS (6), BENCH_CHAT_LAYERS ("core,pubsub").
+"""
+
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = os.environ.get("BENCH_CHAT_DATABASE", "bunnybook_chatbench")
+SOCKETS = [int(n) for n in os.environ.get("BENCH_CHAT_SOCKETS", "200,1000").split(",")]
+RATES = [int(n) for n in os.environ.get("BENCH_CHAT_RATES", "200,500").split(",")]
+SECONDS = float(os.environ.get("BENCH_CHAT_SECONDS", "6"))
+LAYERS = os.environ.get("BENCH_CHAT_LAYERS", "core,pubsub").split(",")
+TARGETS = {"p50_over_floor_max": 2.0, "p99_over_floor_max": 3.0, "errors": 0, "lost": 0}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _with_db(url: str, index: int) -> str:
+    return f"{url.rsplit('/', 1)[0]}/{index}"
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _wait_http(url: str, process, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own local server
+                return
+        except OSError as error:
+            if getattr(error, "code", None):  # any HTTP answer means it is up
+                return
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def _wait_port(port: int, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+# --- Child: data, servers, load ----------------------------------------------------------
+
+
+def _seed(count: int):
+    """`count` bunnies in friendly pairs, each pair with its conversation."""
+    from django.db import transaction
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import User
+    from chat.models import Conversation, ConversationKind, Participant
+    from social.models import Friendship
+
+    with transaction.atomic():
+        User.objects.filter(username__startswith="cb_").delete()
+        Conversation.objects.filter(participants__isnull=True).delete()
+        users = User.objects.bulk_create(
+            [
+                User(username=f"cb_{n}", email=f"cb_{n}@bench.test", password="!")  # noqa: S106
+                for n in range(count)
+            ]
+        )
+        pairs = [(users[n], users[n + 1]) for n in range(0, count - 1, 2)]
+        Friendship.objects.bulk_create(
+            [Friendship(user_a_id=a.pk, user_b_id=b.pk) for a, b in pairs]
+        )
+        conversations = Conversation.objects.bulk_create(
+            [
+                Conversation(kind=ConversationKind.DIRECT, pair_key=f"{a.pk}:{b.pk}")
+                for a, b in pairs
+            ]
+        )
+        Participant.objects.bulk_create(
+            [
+                Participant(conversation=c, user=user)
+                for c, pair in zip(conversations, pairs, strict=True)
+                for user in pair
+            ]
+        )
+    tokens = {user.pk: str(AccessToken.for_user(user)) for user in users}
+    return [(c.pk, a.pk, b.pk) for c, (a, b) in zip(conversations, pairs, strict=True)], tokens
+
+
+class Load:
+    """N sockets, a steady stream of sends, latency at the recipient."""
+
+    def __init__(self, url: str, kind: str, pairs, tokens):
+        self.url, self.kind, self.pairs, self.tokens = url, kind, pairs, tokens
+        self.sockets: dict[int, object] = {}
+        self.latencies: list[float] = []
+        self.received: dict[str, int] = {}
+        self.errors = 0
+        self.readers: list[asyncio.Task] = []
+
+    async def _open(self, user_id: int, gate: asyncio.Semaphore):
+        import websockets
+
+        async with gate:
+            path = "/ws/api/" if self.kind == "daphne" else "/"
+            ws = await websockets.connect(self.url + path, max_queue=None, open_timeout=30)
+            if self.kind == "daphne":
+                await ws.send(json.dumps({"type": "auth", "token": self.tokens[user_id]}))
+                while json.loads(await ws.recv())["type"] != "ready":
+                    pass
+                await ws.send(json.dumps({"type": "ping"}))  # go live at once
+                while json.loads(await ws.recv())["type"] != "pong":
+                    pass
+            else:
+                await ws.send(json.dumps({"user": user_id}))
+                await ws.recv()
+            self.sockets[user_id] = ws
+            self.readers.append(asyncio.create_task(self._read(user_id, ws)))
+
+    async def _read(self, user_id: int, ws):
+        import websockets
+
+        try:
+            async for raw in ws:
+                now = time.time()
+                event = json.loads(raw)
+                if event.get("type") == "error":
+                    self.errors += 1
+                if event.get("type") != "chat.message":
+                    continue
+                message = event["message"]
+                sender = message["sender"]["id"] if self.kind == "daphne" else message["from"]
+                if sender == user_id:
+                    continue  # the sender's own copy
+                key, sent_at = message["body"].split("|")
+                self.received[key] = self.received.get(key, 0) + 1
+                self.latencies.append((now - float(sent_at)) * 1000)
+        except websockets.ConnectionClosed:
+            self.errors += 1
+
+    async def connect(self):
+        gate = asyncio.Semaphore(50)
+        users = [user for _, a, b in self.pairs for user in (a, b)]
+        await asyncio.gather(*(self._open(user, gate) for user in users))
+
+    async def send(self, rate: int, seconds: float) -> tuple[int, float]:
+        total = int(rate * seconds)
+        start = time.monotonic()
+        for n in range(total):
+            due = start + n / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            conversation_id, a, b = random.choice(self.pairs)
+            sender, recipient = (a, b) if random.random() < 0.5 else (b, a)
+            frame = {
+                "type": "chat.send",
+                "conversation_id": conversation_id,
+                "body": f"{n}|{time.time():.6f}",
+                "client_id": str(uuid.uuid4()),
+                "to": recipient,
+                "from": sender,
+            }
+            await self.sockets[sender].send(json.dumps(frame))
+        sent_for = time.monotonic() - start
+        deadline = time.monotonic() + 15
+        while len(self.received) < total and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return total, sent_for
+
+    async def close(self):
+        for task in self.readers:
+            task.cancel()
+        await asyncio.gather(*(ws.close() for ws in self.sockets.values()), return_exceptions=True)
+
+
+def _figures(load: Load, total: int, sent_for: float) -> dict:
+    lat = sorted(load.latencies)
+    return {
+        "sent": total,
+        "delivered": len(load.received),
+        "lost": total - len(load.received),
+        "duplicated": sum(count - 1 for count in load.received.values()),
+        "errors": load.errors,
+        "msgs_per_s": round(len(load.received) / sent_for, 1),
+        "p50_ms": round(statistics.median(lat), 2) if lat else None,
+        "p99_ms": round(lat[int(len(lat) * 0.99) - 1], 2) if lat else None,
+        "max_ms": round(lat[-1], 2) if lat else None,
+    }
+
+
+def _start_server(kind: str, layer: str, env: dict):
+    port = _free_port()
+    if kind == "daphne":
+        daphne = Path(sys.executable).with_name("daphne")
+        command = [str(daphne), "-b", "127.0.0.1", "-p", str(port), "bunnybook.asgi:application"]
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**env, "CHANNEL_LAYER": layer}, stderr=subprocess.DEVNULL
+        )
+        _wait_http(f"http://127.0.0.1:{port}/healthz/", process)
+    else:
+        command = [sys.executable, str(ROOT / "bench" / "relay.py"), str(port), env["REDIS_URL"]]
+        process = subprocess.Popen(command, cwd=ROOT, env=env)
+        _wait_port(port)
+    return process, f"ws://127.0.0.1:{port}"
+
+
+async def _one_system(kind: str, layer: str, env: dict, pairs, tokens) -> dict:
+    process, url = _start_server(kind, layer, env)
+    try:
+        idle_before = _rss_kb(process.pid)
+        load = Load(url, kind, pairs, tokens)
+        await load.connect()
+        await asyncio.sleep(2)
+        idle_after = _rss_kb(process.pid)
+        result = {"idle_kb_per_socket": round((idle_after - idle_before) / len(load.sockets), 1)}
+        for rate in RATES:
+            load.latencies, load.received, load.errors = [], {}, 0
+            total, sent_for = await load.send(rate, SECONDS)
+            result[f"{rate}_per_s"] = _figures(load, total, sent_for)
+            await asyncio.sleep(1)
+        await load.close()
+        return result
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def child() -> dict:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    env = dict(os.environ)
+    report = {"seconds_per_rate": SECONDS, "targets": TARGETS}
+    for count in SOCKETS:
+        pairs, tokens = _seed(count)
+        figures = {"floor": asyncio.run(_one_system("floor", "", env, pairs, tokens))}
+        for layer in LAYERS:
+            figures[f"daphne_{layer}"] = asyncio.run(
+                _one_system("daphne", layer, env, pairs, tokens)
+            )
+        for layer in LAYERS:
+            for rate in RATES:
+                ours, floor = (
+                    figures[f"daphne_{layer}"][f"{rate}_per_s"],
+                    figures["floor"][f"{rate}_per_s"],
+                )
+                if ours["p50_ms"] and floor["p50_ms"]:
+                    ours["p50_over_floor"] = round(ours["p50_ms"] / floor["p50_ms"], 2)
+                    ours["p99_over_floor"] = round(ours["p99_ms"] / floor["p99_ms"], 2)
+        report[f"{count}_sockets"] = figures
+    return report
+
+
+# --- Parent: a private database, then the child -------------------------------------------
+
+
+def _ensure_database(url: str) -> str:
+    import psycopg
+
+    base, _, _ = url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    return f"{base}/{BENCH_DB}"
+
+
+def run() -> dict:
+    database_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not database_url.startswith("postgres") or not redis_url:
+        return {"skipped": "needs the services (make services, then make bench)"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _ensure_database(database_url),
+        "REDIS_URL": _with_db(redis_url, 5),
+        "CACHE_URL": _with_db(os.environ.get("CACHE_URL", redis_url), 5),
+        "DJANGO_SETTINGS_MODULE": "bunnybook.settings",
+        "PYTHONPATH": str(ROOT),
+        # Served like production (no DEBUG), without per-bunny rate limits: the load is
+        # spread over all senders, the limit is not what is measured.
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-" + "k" * 40,
+        "SECURE_SSL_REDIRECT": "0",
+        "LOG_LEVEL": "ERROR",
+        "CHAT_MESSAGE_RATE": "1000000",
+    }
+    done = subprocess.run(
+        [sys.executable, __file__, "--child"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {"error": done.stderr[-3000:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    if "--child" in sys.argv:
+        print(json.dumps(child()))
+    else:
+        print(json.dumps(run(), indent=2))

@@ -1,0 +1,81 @@
+"""Scenario 2: a friend request lights up the other bunny's badge live, is accepted, and
+the friends of the new friend become suggestions that name the mutual friend."""
+
+import pytest
+from playwright.sync_api import expect
+
+from bunnybook.tests.browser.support import no_script_errors
+from conftest import make_bunny
+from social.tests.factories import make_friends
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def burrow(ann, bob):
+    """Bob already has two friends, Cid and Dee, whom Ann does not know."""
+    cid, dee = make_bunny("cid"), make_bunny("dee")
+    make_friends(cid, bob)  # they asked, Bob accepted: Bob has nothing unread
+    make_friends(dee, bob)
+    return cid, dee
+
+
+def test_a_friend_request_is_seen_live_accepted_and_changes_the_suggestions(
+    bunnies, ann, bob, burrow
+):
+    bob_page = bunnies.open_as(bob, "/")
+    bob_badge = bob_page.locator("#notification-badge")
+    expect(bob_badge).to_have_class("badge is-empty")
+
+    ann_page = bunnies.open_as(ann, "/u/bob/")
+    ann_suggestions = ann_page.context.new_page()
+    ann_suggestions.goto(bunnies.url + "/suggestions/panel/")
+    # No friends yet: only newcomers, no friends of friends.
+    expect(ann_suggestions.get_by_role("heading", name="New bunnies")).to_be_visible()
+
+    ann_page.locator(".profile-head").get_by_role("button", name="Add friend").click()
+    expect(ann_page.locator(".profile-head")).to_contain_text("Request sent")
+
+    # Bob's badge lights up without a reload, and the menu says who asked.
+    expect(bob_badge).to_contain_text("1")
+    bob_page.get_by_text("Notifications", exact=True).click()
+    expect(bob_page.locator("#notification-menu-list")).to_contain_text("Ann")
+
+    bob_page.goto(bunnies.url + "/friends/")
+    requests = bob_page.get_by_role("region", name="Requests for you")
+    expect(requests).to_contain_text("Ann")
+    requests.get_by_role("button", name="Accept").click()
+    expect(requests).to_contain_text("Friends")
+    bob_page.reload()
+    expect(bob_page.get_by_role("region", name="Your friends")).to_contain_text("Ann")
+
+    # Ann hears of the accept live too, and sees Bob as her friend.
+    expect(ann_page.locator("#notification-badge")).to_contain_text("1")
+    ann_page.goto(bunnies.url + "/friends/")
+    expect(ann_page.get_by_role("region", name="Your friends")).to_contain_text("Bob")
+    ann_page.goto(bunnies.url + "/u/bob/")
+    expect(ann_page.locator(".profile-head")).to_contain_text("Friends")
+
+    from django.core.cache import cache
+    from social.graph.suggestions import _cache_key
+    print("CACHE", cache.get(_cache_key(ann.pk, 20)), cache.get(_cache_key(ann.pk, 50)))
+    resp = ann_suggestions.reload()
+    print("RELOAD", resp.status, resp.headers, resp.text()[:250])
+    print("DOM", ann_suggestions.content()[:250])
+    print("CACHE2", cache.get(_cache_key(ann.pk, 20)), cache.get(_cache_key(ann.pk, 50)))
+    print("CHILD", ann_suggestions.request.get(bunnies.url + "/suggestions/panel/").text()[:300])
+    from django.test import Client
+    c = Client(); c.force_login(ann)
+    print("HERE", c.get("/suggestions/panel/").content[:300])
+    from social.graph.suggestions import candidates_for, hydrate
+    cands = candidates_for(ann.pk, limit=5)
+    print("HYD", cands, hydrate(ann, cands, limit=5))
+    print("CHILD", ann_suggestions.request.get(bunnies.url + "/suggestions/panel/").text()[:300])
+    panel = ann_suggestions.locator("#suggestions")
+    expect(panel.get_by_role("heading", name="Bunnies you may know")).to_be_visible()
+    for name in ("Cid", "Dee"):
+        expect(panel.locator(".suggestion", has_text=name)).to_contain_text(
+            "1 mutual friend: Bob"
+        )
+    expect(panel).not_to_contain_text("Bob ")  # a friend is never suggested
+    no_script_errors(ann_page, bob_page)
