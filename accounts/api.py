@@ -67,7 +67,9 @@ class SignupView(APIView):
         data.is_valid(raise_exception=True)
         user = services.register_bunny(**data.validated_data)
         context = {"request": request, "friendship_states": {user.pk: "self"}}
-        return Response(ProfileSerializer(user, context=context).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ProfileSerializer(user, context=context).data, status=status.HTTP_201_CREATED
+        )
 
 
 class TokenView(TokenObtainPairView):

@@ -128,14 +128,23 @@ class Load:
         self.latencies: list[float] = []
         self.received: dict[str, int] = {}
         self.errors = 0
+        self.connect_errors = 0
+        self.skipped = 0
+        self.last_received = 0.0
         self.readers: list[asyncio.Task] = []
 
     async def _open(self, user_id: int, gate: asyncio.Semaphore):
+        try:
+            await self._open_one(user_id, gate)
+        except Exception:  # noqa: BLE001 - a socket that cannot connect is an error, not a crash
+            self.connect_errors += 1
+
+    async def _open_one(self, user_id: int, gate: asyncio.Semaphore):
         import websockets
 
         async with gate:
             path = "/ws/api/" if self.kind == "daphne" else "/"
-            ws = await websockets.connect(self.url + path, max_queue=None, open_timeout=30)
+            ws = await websockets.connect(self.url + path, max_queue=None, open_timeout=60)
             if self.kind == "daphne":
                 await ws.send(json.dumps({"type": "auth", "token": self.tokens[user_id]}))
                 while json.loads(await ws.recv())["type"] != "ready":
@@ -165,6 +174,7 @@ class Load:
                 if sender == user_id:
                     continue  # the sender's own copy
                 key, sent_at = message["body"].split("|")
+                self.last_received = now
                 self.received[key] = self.received.get(key, 0) + 1
                 self.latencies.append((now - float(sent_at)) * 1000)
         except websockets.ConnectionClosed:
@@ -176,8 +186,11 @@ class Load:
         await asyncio.gather(*(self._open(user, gate) for user in users))
 
     async def send(self, rate: int, seconds: float) -> tuple[int, float]:
+        """Returns how many were sent and the seconds from the first send to the last
+        delivery (so a backlog lowers the rate)."""
         total = int(rate * seconds)
         start = time.monotonic()
+        started_at = time.time()
         for n in range(total):
             due = start + n / rate
             delay = due - time.monotonic()
@@ -185,6 +198,11 @@ class Load:
                 await asyncio.sleep(delay)
             conversation_id, a, b = random.choice(self.pairs)
             sender, recipient = (a, b) if random.random() < 0.5 else (b, a)
+            if sender not in self.sockets or recipient not in self.sockets:
+                sender, recipient = recipient, sender
+                if sender not in self.sockets or recipient not in self.sockets:
+                    self.skipped += 1
+                    continue
             frame = {
                 "type": "chat.send",
                 "conversation_id": conversation_id,
@@ -196,9 +214,9 @@ class Load:
             await self.sockets[sender].send(json.dumps(frame))
         sent_for = time.monotonic() - start
         deadline = time.monotonic() + 15
-        while len(self.received) < total and time.monotonic() < deadline:
+        while len(self.received) < total - self.skipped and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        return total, sent_for
+        return total, max(sent_for, self.last_received - started_at)
 
     async def close(self):
         for task in self.readers:
@@ -209,11 +227,12 @@ class Load:
 def _figures(load: Load, total: int, sent_for: float) -> dict:
     lat = sorted(load.latencies)
     return {
-        "sent": total,
+        "sent": total - load.skipped,
         "delivered": len(load.received),
-        "lost": total - len(load.received),
+        "lost": total - load.skipped - len(load.received),
         "duplicated": sum(count - 1 for count in load.received.values()),
-        "errors": load.errors,
+        "errors": load.errors + load.connect_errors,
+        "sockets_connected": len(load.sockets),
         "msgs_per_s": round(len(load.received) / sent_for, 1),
         "p50_ms": round(statistics.median(lat), 2) if lat else None,
         "p99_ms": round(lat[int(len(lat) * 0.99) - 1], 2) if lat else None,
@@ -227,35 +246,50 @@ def _start_server(kind: str, layer: str, env: dict):
         daphne = Path(sys.executable).with_name("daphne")
         command = [str(daphne), "-b", "127.0.0.1", "-p", str(port), "bunnybook.asgi:application"]
         process = subprocess.Popen(
-            command, cwd=ROOT, env={**env, "CHANNEL_LAYER": layer}, stderr=subprocess.DEVNULL
+            command,
+            cwd=ROOT,
+            env={**env, "CHANNEL_LAYER": layer},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         _wait_http(f"http://127.0.0.1:{port}/healthz/", process)
     else:
         command = [sys.executable, str(ROOT / "bench" / "relay.py"), str(port), env["REDIS_URL"]]
-        process = subprocess.Popen(command, cwd=ROOT, env=env)
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         _wait_port(port)
     return process, f"ws://127.0.0.1:{port}"
 
 
+def _log(*parts) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
 async def _one_system(kind: str, layer: str, env: dict, pairs, tokens) -> dict:
     process, url = _start_server(kind, layer, env)
+    _log("started", kind, layer, url)
     try:
         idle_before = _rss_kb(process.pid)
         load = Load(url, kind, pairs, tokens)
         await load.connect()
+        _log("connected", len(load.sockets))
         await asyncio.sleep(2)
         idle_after = _rss_kb(process.pid)
         result = {"idle_kb_per_socket": round((idle_after - idle_before) / len(load.sockets), 1)}
         for rate in RATES:
-            load.latencies, load.received, load.errors = [], {}, 0
+            load.latencies, load.received, load.errors, load.skipped = [], {}, 0, 0
             total, sent_for = await load.send(rate, SECONDS)
             result[f"{rate}_per_s"] = _figures(load, total, sent_for)
+            _log(kind, layer, rate, result[f"{rate}_per_s"])
             await asyncio.sleep(1)
         await load.close()
         return result
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def child() -> dict:
@@ -320,6 +354,8 @@ def run() -> dict:
         "SECURE_SSL_REDIRECT": "0",
         "LOG_LEVEL": "ERROR",
         "CHAT_MESSAGE_RATE": "1000000",
+        # Persistent connections: with 0, every database hop of a consumer reconnects.
+        "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "600"),
     }
     done = subprocess.run(
         [sys.executable, __file__, "--child"],

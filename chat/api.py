@@ -103,7 +103,7 @@ class ConversationsView(APIView):
 
 
 class ConversationDetailView(APIView):
-    @extend_schema(responses=ConversationSerializer)
+    @extend_schema(operation_id="conversations_detail", responses=ConversationSerializer)
     def get(self, request, conversation_id: int):
         conversation = selectors.get_conversation_for(request.user, conversation_id)
         return Response(_conversation_data(request, [conversation])[0])

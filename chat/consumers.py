@@ -13,16 +13,16 @@ import json
 import logging
 
 from asgiref.sync import sync_to_async
-from channels.db import aclose_old_connections, database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.utils import timezone
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
+from accounts.authentication import BunnyJWTAuthentication
 from bunnybook.errors import Conflict
 from bunnybook.events import user_group
 from chat import live, presence, selectors, services
@@ -35,6 +35,14 @@ CLOSE_ENDED = 4003
 # A live event not seen this long after it was stored was lost on the way (layer down or
 # flushed, channel over capacity): the heartbeat then replays it from the database.
 CATCH_UP_AFTER = 2.0
+
+
+def in_db_pool(function):
+    """Database work of one frame, run in the thread pool rather than Channels' single
+    database thread, so sockets' writes overlap instead of queueing behind each other
+    (measured in bench/bench_chat.py). Each pool thread keeps its own connection, closed
+    when stale like database_sync_to_async's."""
+    return DatabaseSyncToAsync(function, thread_sensitive=False)
 
 
 class FrameError(Exception):
@@ -105,7 +113,7 @@ def _lost_in_transit(user_id: int, after: int) -> bool:
 
 @database_sync_to_async
 def _user_for_token(token: str):
-    auth = JWTAuthentication()
+    auth = BunnyJWTAuthentication()
     try:
         return auth.get_user(auth.get_validated_token(token))
     except (InvalidToken, AuthenticationFailed, TokenError):
@@ -243,7 +251,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         kind = message.get("type", "")
         if kind.startswith("websocket."):
             return await super().dispatch(message)
-        await aclose_old_connections()
+        # No aclose_old_connections() here: events need no database, and every
+        # database_sync_to_async call closes stale connections itself.
         if kind == "live.close":
             await self.close(code=CLOSE_ENDED)
             return None
@@ -362,7 +371,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self._release_held()
 
     async def frame_chat_send(self, frame):
-        message, created = await database_sync_to_async(services.send_message)(
+        message, created = await in_db_pool(services.send_message)(
             sender=self.user,
             conversation_id=_int_field(frame, "conversation_id"),
             body=_str_field(frame, "body"),
@@ -372,12 +381,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.emit(await _duplicate_answer(message, self.user))
 
     async def frame_chat_typing(self, frame):
-        await database_sync_to_async(services.relay_typing)(
+        await in_db_pool(services.relay_typing)(
             user_id=self.user.pk, conversation_id=_int_field(frame, "conversation_id")
         )
 
     async def frame_chat_read(self, frame):
-        await database_sync_to_async(services.mark_read)(
+        await in_db_pool(services.mark_read)(
             user=self.user,
             conversation_id=_int_field(frame, "conversation_id"),
             origin=self.channel_name,

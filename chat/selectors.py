@@ -12,7 +12,7 @@ from accounts.models import User
 from bunnybook.pagination import Page, paginate
 from chat import presence
 from chat.models import Conversation, ConversationKind, Message, Participant, UserEventCounter
-from social.models import Friendship
+from social.models import Block, Friendship
 from social.selectors import friends_of, friendship_states
 
 # --- Presence ---------------------------------------------------------------------------
@@ -72,9 +72,14 @@ def _with_viewer_state(conversations: QuerySet, viewer: User) -> QuerySet:
 
 def conversations_for(viewer: User) -> QuerySet[Conversation]:
     """The viewer's conversations with what a list shows: participants, the last message
-    and the unread count. Sort or paginate on `last_activity_at`."""
+    and the unread count. Sort or paginate on `last_activity_at`. A 1-to-1 with a bunny
+    blocked either way is hidden, as the other bunny is everywhere else."""
     conversations = (
         Conversation.objects.of(viewer.pk)
+        .exclude(
+            kind=ConversationKind.DIRECT,
+            participants__user_id__in=Block.objects.ids_blocked_with(viewer.pk),
+        )
         .select_related("last_message", "last_message__sender")
         .prefetch_related(_participants_prefetch())
     )

@@ -39,7 +39,8 @@ def _page(request, current, *, form=None, before=None, status=200):
     context = {
         "conversations": conversations,
         "current": current,
-        "messages": messages,
+        # Not "messages": that name belongs to django.contrib.messages (base.html's flash).
+        "chat_messages": messages,
         "older": older,
         "form": form or _new_form(),
         "before": before,
@@ -94,7 +95,7 @@ def messages(request, conversation_id: int):
             url = current.get_absolute_url()
             return redirect(f"{url}?before={before}" if before else url)
         messages, older = _message_page(current, before)
-        context = {"current": current, "messages": messages, "older": older}
+        context = {"current": current, "chat_messages": messages, "older": older}
         return TemplateResponse(request, "chat/partials/older_messages.html", context)
 
     form = MessageForm(request.POST)

@@ -82,11 +82,6 @@ async def test_a_banned_bunny_cannot_open_a_page_socket_with_her_old_session(soc
     assert not connected or await closed_with(page) == 4001
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chat.consumers._user_for_token checks tokens with simplejwt's JWTAuthentication; "
-    "it must use accounts.authentication.BunnyJWTAuthentication (then drop this mark)",
-)
 async def test_a_banned_bunny_cannot_open_an_api_socket_with_her_unexpired_token(sockets):
     ann, _, mod = await bunnies()
     token = str(AccessToken.for_user(ann))

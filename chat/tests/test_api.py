@@ -108,11 +108,21 @@ def test_unfriending_keeps_the_history_and_closes_the_conversation(chat, ann, bo
     assert ann_api.get(f"/api/conversations/{chat.pk}/").json()["open"] is False
 
 
-def test_blocking_keeps_the_history_and_closes_the_conversation(chat, ann, bob, bob_api):
+def test_a_block_hides_the_conversation_from_both_as_if_the_other_did_not_exist(
+    chat, ann, bob, ann_api, bob_api
+):
     send(bob_api, chat, "Before")
     social_services.block_bunny(blocker=ann, blocked=bob)
-    assert send(bob_api, chat, "After").status_code == 403
-    assert bob_api.get(f"/api/conversations/{chat.pk}/messages/").status_code == 200
+
+    assert send(bob_api, chat, "After").status_code == 404
+    for api in (ann_api, bob_api):
+        assert api.get(f"/api/conversations/{chat.pk}/messages/").status_code == 404
+        assert api.get("/api/conversations/").json()["results"] == []
+
+    social_services.unblock_bunny(blocker=ann, blocked=bob)  # history was kept all along
+    assert [
+        m["body"] for m in ann_api.get(f"/api/conversations/{chat.pk}/messages/").json()["results"]
+    ] == ["Before"]
 
 
 def test_history_is_newest_first_fifty_a_page(chat, ann, bob, ann_api, settings):

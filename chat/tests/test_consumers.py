@@ -320,7 +320,7 @@ async def test_live_events_wait_for_the_replay_and_come_once(chat, ann, bob, soc
     await send_over_http(bob, chat, "Arrives live before the resume")  # held by the socket
     await again.send_json_to({"type": "resume", "after": last_seen})
 
-    events = await events_of(again, "chat.message", wait=0.6)
+    events = await events_of(again, "chat.message", wait=2)
     assert [e["message"]["body"] for e in events] == [
         "Missed 1",
         "Missed 2",

@@ -99,4 +99,9 @@ UNWIND rels[1..] AS extra
 DELETE extra
 """
 
-MAX_BUNNY_ID = "MATCH (b:Bunny) RETURN max(b.id) AS max_id"
+# The ids that own an edge (its smaller end), for walking the graph in id ranges.
+EDGE_OWNER_IDS = """
+MATCH (a:Bunny)-[:FRIEND]-(b:Bunny)
+WHERE a.id < b.id
+RETURN DISTINCT a.id AS id
+"""

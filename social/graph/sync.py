@@ -318,11 +318,12 @@ def _sample_user_ranges(sample: int) -> list[tuple[int, int]]:
 
 
 def _full_ranges(step: int) -> list[tuple[int, int]]:
+    """Ranges of `step` edge-owning ids each, over the ids of both stores: ids can be
+    sparse, so walking fixed-width windows from zero could mean billions of empty ones."""
     with graph_session(use_breaker=False) as session:
-        graph_max = session.run(cypher.MAX_BUNNY_ID).single()["max_id"] or 0
-    sql_max = Friendship.objects.aggregate(top=Max("user_a_id"))["top"] or 0
-    top = max(graph_max, sql_max) + 1
-    return [(low, min(low + step, top)) for low in range(0, top, step)]
+        owners = {record["id"] for record in session.run(cypher.EDGE_OWNER_IDS)}
+    owners.update(Friendship.objects.values_list("user_a_id", flat=True).distinct())
+    return [(chunk[0], chunk[-1] + 1) for chunk in _chunks(sorted(owners), step)]
 
 
 def check(

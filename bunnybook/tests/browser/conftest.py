@@ -86,6 +86,7 @@ def _fresh_live_state(daphne_server):
 
 @pytest.fixture
 def bunnies(browser, daphne_server, request):
-    opened = Browsers(browser=browser, server=daphne_server, name=screenshot_name(request.node.name))
+    name = screenshot_name(request.node.name)
+    opened = Browsers(browser=browser, server=daphne_server, name=name)
     yield opened
     opened.close()

@@ -56,26 +56,10 @@ def test_a_friend_request_is_seen_live_accepted_and_changes_the_suggestions(
     ann_page.goto(bunnies.url + "/u/bob/")
     expect(ann_page.locator(".profile-head")).to_contain_text("Friends")
 
-    from django.core.cache import cache
-    from social.graph.suggestions import _cache_key
-    print("CACHE", cache.get(_cache_key(ann.pk, 20)), cache.get(_cache_key(ann.pk, 50)))
-    resp = ann_suggestions.reload()
-    print("RELOAD", resp.status, resp.headers, resp.text()[:250])
-    print("DOM", ann_suggestions.content()[:250])
-    print("CACHE2", cache.get(_cache_key(ann.pk, 20)), cache.get(_cache_key(ann.pk, 50)))
-    print("CHILD", ann_suggestions.request.get(bunnies.url + "/suggestions/panel/").text()[:300])
-    from django.test import Client
-    c = Client(); c.force_login(ann)
-    print("HERE", c.get("/suggestions/panel/").content[:300])
-    from social.graph.suggestions import candidates_for, hydrate
-    cands = candidates_for(ann.pk, limit=5)
-    print("HYD", cands, hydrate(ann, cands, limit=5))
-    print("CHILD", ann_suggestions.request.get(bunnies.url + "/suggestions/panel/").text()[:300])
+    ann_suggestions.goto(bunnies.url + "/suggestions/panel/")
     panel = ann_suggestions.locator("#suggestions")
     expect(panel.get_by_role("heading", name="Bunnies you may know")).to_be_visible()
     for name in ("Cid", "Dee"):
-        expect(panel.locator(".suggestion", has_text=name)).to_contain_text(
-            "1 mutual friend: Bob"
-        )
-    expect(panel).not_to_contain_text("Bob ")  # a friend is never suggested
+        expect(panel.locator(".suggestion", has_text=name)).to_contain_text("1 mutual friend: Bob")
+    expect(panel.locator(".suggestion-name", has_text="Bob")).to_have_count(0)  # a friend
     no_script_errors(ann_page, bob_page)
