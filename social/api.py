@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from accounts.api import ProfileSerializer
 from accounts.models import User
 from bunnybook.pagination import Page
+from bunnybook.ratelimit import limit
 from chat import selectors as chat_selectors
 from social import selectors, services
 from social.graph import services as graph_services
@@ -213,7 +214,7 @@ class ProfileDetailView(APIView):
         bunny.mutual_friends_count = (
             0
             if bunny.pk == request.user.pk
-            else selectors.mutual_friends(request.user, bunny).count()
+            else graph_suggestions.mutual_friends(request.user, bunny).count()
         )
         context = profile_context(request, [bunny])
         return Response(ProfileDetailSerializer(bunny, context=context).data)
@@ -234,7 +235,7 @@ class MutualFriendsView(APIView):
     def get(self, request, username):
         bunny = selectors.get_bunny_for(request.user, username)
         page = selectors.paginate_bunnies(
-            selectors.mutual_friends(request.user, bunny), cursor=cursor_of(request)
+            graph_suggestions.mutual_friends(request.user, bunny), cursor=cursor_of(request)
         )
         return page_response(request, page, profiles(request, page.items))
 
@@ -269,6 +270,7 @@ class FriendRequestsView(APIView):
         return page_response(request, page, data)
 
     @extend_schema(request=FriendRequestInputSerializer, responses={201: FriendRequestSerializer})
+    @limit("friend_request")
     def post(self, request):
         data = FriendRequestInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -362,6 +364,7 @@ class FeedView(APIView):
 
 class PostsView(APIView):
     @extend_schema(request=PostInputSerializer, responses={201: PostSerializer})
+    @limit("post")
     def post(self, request):
         data = PostInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -402,10 +405,12 @@ class PostLikeView(APIView):
         return Response({"like_count": post.like_count, "liked": liked})
 
     @extend_schema(request=None, responses=LikeStateSerializer)
+    @limit("like")
     def post(self, request, post_id):
         return self._answer(request, post_id, services.like_post)
 
-    @extend_schema(responses=LikeStateSerializer)
+    @extend_schema(responses={200: LikeStateSerializer})  # not 204: the new state comes back
+    @limit("like")
     def delete(self, request, post_id):
         return self._answer(request, post_id, services.unlike_post)
 
@@ -420,6 +425,7 @@ class CommentsView(APIView):
         return page_response(request, page, serialize_comments(request, page.items))
 
     @extend_schema(request=BodySerializer, responses={201: CommentSerializer})
+    @limit("comment")
     def post(self, request, post_id):
         post = selectors.get_post_for(request.user, post_id)
         data = BodySerializer(data=request.data)
@@ -453,10 +459,12 @@ class CommentLikeView(APIView):
         return Response({"like_count": comment.like_count, "liked": liked})
 
     @extend_schema(request=None, responses=LikeStateSerializer)
+    @limit("like")
     def post(self, request, comment_id):
         return self._answer(request, comment_id, services.like_comment)
 
-    @extend_schema(responses=LikeStateSerializer)
+    @extend_schema(responses={200: LikeStateSerializer})  # not 204: the new state comes back
+    @limit("like")
     def delete(self, request, comment_id):
         return self._answer(request, comment_id, services.unlike_comment)
 

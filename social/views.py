@@ -22,8 +22,12 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from accounts.models import User
 from bunnybook.errors import Conflict
 from bunnybook.pagination import Page
+from bunnybook.ratelimit import limit
+from chat import selectors as chat_selectors
 from social import selectors, services
 from social.forms import CommentEditForm, CommentForm, PostEditForm, PostForm, add_service_errors
+from social.graph import suggestions as graph_suggestions
+from social.graph import views as graph_views
 from social.models import Comment, Post
 
 PREVIEW_SIZE = 6  # friends and mutual friends shown on a profile before "see all"
@@ -115,6 +119,7 @@ def home(request):
         "wall": viewer,
         "incoming_requests": list(incoming[:REQUESTS_SUMMARY_SIZE]),
         "incoming_count": incoming.count(),
+        **graph_views.panel_context(viewer),
     }
     return TemplateResponse(request, "social/feed.html", context)
 
@@ -124,6 +129,7 @@ def home(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@limit("post")
 def post_create(request):
     """Post on your wall or a friend's (`wall` names the owner). The feed and profiles post
     here with htmx; this page is where a plain post with errors lands."""
@@ -246,6 +252,7 @@ def post_delete(request, post_id: int):
 
 @login_required
 @require_POST
+@limit("like")
 def post_like(request, post_id: int, *, like: bool):
     """Like (or unlike) a post; idempotent: liking twice keeps one like."""
     viewer = request.user
@@ -268,6 +275,7 @@ def post_like(request, post_id: int, *, like: bool):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@limit("comment")
 def post_comments(request, post_id: int):
     """GET (htmx): a page of the post's comments, oldest first. POST: add a comment."""
     viewer = request.user
@@ -362,6 +370,7 @@ def comment_delete(request, comment_id: int):
 
 @login_required
 @require_POST
+@limit("like")
 def comment_like(request, comment_id: int, *, like: bool):
     viewer = request.user
     comment = selectors.get_comment_for(viewer, comment_id)
@@ -402,7 +411,7 @@ def profile(request, username: str):
         "wall": owner,
     }
     if state != "self":
-        mutual = selectors.mutual_friends(viewer, owner).order_by("username")
+        mutual = graph_suggestions.mutual_friends(viewer, owner).order_by("username")
         context |= {"mutual_preview": list(mutual[:PREVIEW_SIZE]), "mutual_count": mutual.count()}
     return TemplateResponse(request, "social/profile.html", context)
 
@@ -466,8 +475,8 @@ def _request_from(sender: User, addressee: User):
     return friend_request
 
 
-send_friend_request = _friendship_action(
-    lambda viewer, other: services.send_friend_request(sender=viewer, to=other)
+send_friend_request = limit("friend_request")(
+    _friendship_action(lambda viewer, other: services.send_friend_request(sender=viewer, to=other))
 )
 cancel_friend_request = _friendship_action(
     lambda viewer, other: services.cancel_friend_request(
@@ -527,6 +536,12 @@ def friends(request):
             selectors.friends_of(viewer, viewer=viewer), cursor=cursor
         ),
     )
+    # Each friend's online dot, kept live by the page's socket (presence events).
+    online = chat_selectors.presence_for(
+        viewer, page.items, {friend.pk: "friends" for friend in page.items}
+    )
+    for friend in page.items:
+        friend.online = online.get(friend.pk, False)
     context = {
         "incoming": list(selectors.friend_requests_for(viewer, direction="incoming")),
         "outgoing": list(selectors.friend_requests_for(viewer, direction="outgoing")),

@@ -40,7 +40,14 @@ MATCH (b:Bunny {id: pair[1]})
 MERGE (a)-[:FRIEND]-(b)
 """
 
-# Auto-commit only (CALL ... IN TRANSACTIONS); bounded memory on any size of graph.
+# Auto-commit only (CALL ... IN TRANSACTIONS); bounded memory on any size of graph:
+# relationships first, so no inner transaction detaches a node's many edges at once
+# (10,000 bunnies with 50 friends each overflow a 1 GB heap's transaction memory).
+DELETE_ALL_FRIEND_EDGES = """
+MATCH ()-[r:FRIEND]->()
+CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS
+"""
+
 DELETE_ALL_BUNNIES = """
 MATCH (b:Bunny)
 CALL (b) { DETACH DELETE b } IN TRANSACTIONS OF 10000 ROWS
@@ -56,7 +63,7 @@ RETURN count(*) AS deleted
 
 # Friends of friends ranked by mutual friends, ties by id. Friends are walked in id order
 # so that collect() lists each candidate's mutual friends smallest id first, and the sample
-# is the three smallest ids, exactly as in the SQL store.
+# is the $sample smallest ids, exactly as in the SQL store.
 SUGGESTIONS = """
 MATCH (me:Bunny {id: $user_id})-[:FRIEND]-(friend:Bunny)
 WITH me, friend ORDER BY friend.id
@@ -66,7 +73,7 @@ MATCH (friend)-[:FRIEND]-(candidate:Bunny)
 WHERE candidate <> me AND NOT candidate.id IN $exclude
 WITH me, friends, candidate, collect(friend.id) AS mutual_ids
 WHERE NOT candidate IN friends
-RETURN candidate.id AS id, size(mutual_ids) AS mutual_count, mutual_ids[..3] AS sample
+RETURN candidate.id AS id, size(mutual_ids) AS mutual_count, mutual_ids[..$sample] AS sample
 ORDER BY mutual_count DESC, id ASC
 LIMIT $limit
 """

@@ -205,6 +205,7 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 
 def clear_graph() -> None:
     with graph_session(write=True, use_breaker=False) as session:
+        session.run(cypher.DELETE_ALL_FRIEND_EDGES).consume()
         session.run(cypher.DELETE_ALL_BUNNIES).consume()
 
 

@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from bunnybook.errors import Conflict
+from bunnybook.ratelimit import limit
 from social import selectors, services
 from social.graph import services as graph_services
 from social.graph.suggestions import suggestions_for
@@ -39,6 +40,7 @@ def _card_gone(request):
 
 @login_required
 @require_POST
+@limit("friend_request")
 def add_suggested_friend(request, username: str):
     bunny = selectors.get_bunny_for(request.user, username)
     try:

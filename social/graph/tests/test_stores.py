@@ -4,6 +4,8 @@ import random
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
+from django.urls import reverse
 from django.utils import timezone
 
 from conftest import make_bunny
@@ -11,7 +13,10 @@ from social import services
 from social.graph import services as graph_services
 from social.graph import sync
 from social.graph.models import SuggestionDismissal
-from social.graph.suggestions import neo4j_store, sql_store
+from social.graph.suggestions import neo4j_store as pages_store
+from social.graph.suggestions import sql_store
+from social.graph.tests.conftest import FEED_WITH_PANEL_QUERY_BOUND
+from social.graph.tests.conftest import patient_neo4j_store as neo4j_store
 from social.models import Friendship
 from social.tests.factories import make_friends
 
@@ -156,3 +161,36 @@ def test_the_api_serves_what_the_graph_ranks_once_the_outbox_is_drained(
         ("fay", 2, ["bob", "dan"]),
         ("gus", 1, ["dan"]),
     ]
+
+
+def test_pages_and_the_api_read_suggestions_and_mutual_friends_from_neo4j(
+    clean_graph, network, client, ann_api, monkeypatch, django_assert_max_num_queries
+):
+    """The feed's panel, the profile's mutual friends and the API ask the graph, and the
+    feed costs no more queries than on the SQL store."""
+    sync.drain_all(use_breaker=False)
+    cache.clear()
+    asked = []
+    for method in ("suggest", "mutual_friend_ids"):
+        real = getattr(pages_store, method)
+        monkeypatch.setattr(
+            pages_store,
+            method,
+            lambda *a, real=real, **k: asked.append(real.__name__) or real(*a, **k),
+        )
+    client.force_login(network["ann"])
+
+    with django_assert_max_num_queries(FEED_WITH_PANEL_QUERY_BOUND):
+        feed = client.get(reverse("home")).content.decode()
+    profile = client.get(reverse("profile", args=["eve"]))
+    detail = ann_api.get(reverse("api-profile", args=["eve"])).json()
+    mutual = ann_api.get(reverse("api-profile-mutual-friends", args=["eve"])).json()
+
+    assert "3 mutual friends: Bob, Cid and Dan" in feed
+    assert "2 mutual friends: Bob and Dan" in feed
+    trio = [network[name] for name in ("bob", "cid", "dan")]
+    assert profile.context["mutual_preview"] == trio
+    assert profile.context["mutual_count"] == 3
+    assert detail["mutual_friends_count"] == 3
+    assert [bunny["username"] for bunny in mutual["results"]] == ["bob", "cid", "dan"]
+    assert asked == ["suggest", *["mutual_friend_ids"] * 3]

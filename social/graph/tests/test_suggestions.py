@@ -1,15 +1,17 @@
 """Suggestions as pages and the API get them: hydrated, cached, guarded by the breaker."""
 
 import contextlib
+import socket
 import time
 
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
 
 from conftest import make_bunny
 from social import services
 from social.graph import suggestions
-from social.graph.client import CircuitBreaker, breaker, close_driver
+from social.graph.client import CircuitBreaker, breaker, close_driver, connect_timeout
 from social.graph.suggestions import Candidate, hydrate, suggestions_for
 from social.tests.factories import make_friends
 
@@ -171,6 +173,37 @@ def test_a_dead_neo4j_costs_one_short_wait_then_sql_answers(circle, dead_neo4j):
     assert breaker.is_open
     assert first_call < 2.5
     assert later_calls < 1.0  # no call waited on Neo4j: the breaker skipped it
+
+
+@pytest.fixture
+def hung_neo4j(settings):
+    """A port that takes connections and never answers: a Neo4j stuck in a long GC pause or
+    behind a dead network path, the case the driver's default timeouts turn into 30 s."""
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as server:
+        settings.NEO4J_URI = f"bolt://127.0.0.1:{server.getsockname()[1]}"
+        close_driver()
+        breaker.reset()
+        yield
+        close_driver()
+        breaker.reset()
+
+
+def test_a_hung_neo4j_costs_the_first_page_one_short_wait_and_later_pages_none(
+    client, circle, hung_neo4j
+):
+    client.force_login(circle["ann"])
+
+    started = time.monotonic()
+    first = client.get(reverse("home"))
+    first_page = time.monotonic() - started
+    started = time.monotonic()
+    later = [client.get(reverse("home")) for _ in range(5)]
+    later_pages = time.monotonic() - started
+
+    assert first_page < 2 * connect_timeout() + 1.0
+    assert later_pages < 2.0  # the breaker skips Neo4j: no page waits on it
+    for page in [first, *later]:
+        assert "2 mutual friends: Bob and Cid" in page.content.decode()
 
 
 def test_mutual_friends_come_from_the_store_with_blocks_filtered(circle, dead_neo4j):

@@ -281,3 +281,15 @@ def test_graph_check_repairs_a_pair_linked_twice(clean_graph, ann, bob):
             b=bob.pk,
         ).single()["n"]
     assert copies == 1
+
+
+def test_migrate_creates_the_unique_constraint(clean_graph):
+    """`migrate` (make run, docker compose, CI's test database) sets up Neo4j as well."""
+    with graph_session(write=True) as session:
+        session.run("DROP CONSTRAINT bunny_id_unique IF EXISTS").consume()
+
+    call_command("migrate", verbosity=0)
+
+    with graph_session() as session:
+        names = [r["name"] for r in session.run("SHOW CONSTRAINTS YIELD name RETURN name")]
+    assert "bunny_id_unique" in names

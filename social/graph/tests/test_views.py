@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from conftest import bearer_client, make_bunny
 from social.graph.models import SuggestionDismissal
+from social.graph.tests.conftest import FEED_WITH_PANEL_QUERY_BOUND
 from social.models import FriendRequest
 from social.tests.factories import make_friends
 
@@ -113,6 +114,60 @@ def test_the_actions_need_a_post_and_a_login(client, ann, circle):
     client.force_login(ann)
     assert client.get(reverse("suggestion-add", args=["dan"])).status_code == 405
     assert client.post(reverse("suggestion-dismiss", args=["nobody"])).status_code == 404
+
+
+# --- The panel on the feed page ----------------------------------------------------------------
+
+
+def test_the_feed_side_column_shows_the_panel_with_in_place_actions(client, ann, circle):
+    client.force_login(ann)
+
+    html = client.get(reverse("home")).content.decode()
+
+    side = html[html.index('<aside class="side"') : html.index("</aside>")]
+    assert "Bunnies you may know" in side
+    assert "2 mutual friends: Bob and Cid" in side
+    card = f"#suggestion-{circle.pk}"
+    for action in ("suggestion-add", "suggestion-dismiss"):
+        url = reverse(action, args=["dan"])
+        assert f'hx-post="{url}"\n                  hx-target="{card}" hx-swap="outerHTML"' in side
+
+
+def test_a_bunny_without_friends_sees_new_bunnies_on_the_feed(client, ann, bob):
+    client.force_login(ann)
+
+    html = client.get(reverse("home")).content.decode()
+
+    assert "New bunnies" in html
+    assert "No friends of friends to suggest yet" in html
+    assert f'id="suggestion-{bob.pk}"' in html
+    assert "New on Bunnybook" in html
+
+
+def test_the_feed_infinite_scroll_pages_leave_the_panel_out(client, ann, circle):
+    client.force_login(ann)
+
+    html = client.get(reverse("home"), **HTMX).content.decode()
+
+    assert 'id="suggestions"' not in html
+
+
+@pytest.mark.parametrize("suggested", [0, 1, 5])
+def test_the_feed_with_its_panel_costs_the_same_queries_for_any_number_of_suggestions(
+    client, ann, bob, django_assert_max_num_queries, suggested
+):
+    make_friends(ann, bob)
+    make_bunny("newcomer")  # the fallback when there is nobody to suggest
+    for n in range(suggested):
+        make_friends(bob, make_bunny(f"friend{n}"))
+    client.force_login(ann)
+
+    with django_assert_max_num_queries(FEED_WITH_PANEL_QUERY_BOUND):
+        html = client.get(reverse("home")).content.decode()
+
+    assert html.count('class="suggestion"') == (suggested or 1)
+    assert html.count("1 mutual friend: Bob") == suggested
+    assert ("New on Bunnybook" in html) == (not suggested)
 
 
 # --- API -------------------------------------------------------------------------------------
