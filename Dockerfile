@@ -12,4 +12,5 @@ RUN pip install . \
 
 USER bunny
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "bunnybook.asgi:application"]
+# Pages by default; docker-compose.yml runs the same image as daphne for the sockets.
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "bunnybook.wsgi:application"]

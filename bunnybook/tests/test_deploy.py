@@ -35,25 +35,25 @@ def embedded_env(tmp_path) -> dict:
     return env
 
 
-def test_compose_gives_web_and_worker_every_variable_the_settings_read():
+def test_compose_gives_every_app_service_every_variable_the_settings_read():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     settings_source = (ROOT / "bunnybook" / "settings.py").read_text()
     read_by_settings = set(re.findall(r'env_\w+\("([A-Z0-9_]+)"', settings_source))
 
     assert set(PRODUCTION_VARIABLES) <= read_by_settings
-    for name in ["web", "worker"]:
+    for name in ["pages", "sockets", "worker"]:
         environment = compose["services"][name]["environment"]
         missing = [var for var in PRODUCTION_VARIABLES if var not in environment]
         assert not missing, f"{name} lacks {missing}"
         assert environment["DEBUG"] == "false"
-    web_env = compose["services"]["web"]["environment"]
+    app_env = compose["services"]["pages"]["environment"]
     for url_var, service in [
         ("DATABASE_URL", "postgres"),
         ("REDIS_URL", "redis-layer"),
         ("CACHE_URL", "redis-cache"),
         ("NEO4J_URI", "neo4j"),
     ]:
-        assert f"@{service}:" in web_env[url_var] or f"//{service}:" in web_env[url_var]
+        assert f"@{service}:" in app_env[url_var] or f"//{service}:" in app_env[url_var]
         assert service in compose["services"]
 
 

@@ -1,0 +1,20 @@
+"""gunicorn for Bunnybook's pages and API: sync WSGI workers, which on this kind of machine
+serve several times the requests per second of one ASGI server (see README, Performance).
+Sockets are served by daphne; the router (deploy/Caddyfile) sends /ws/ there."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# gunicorn's own advice for sync workers: two per core, plus one.
+workers = int(os.environ.get("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1))
+worker_class = "sync"
+# A slow client is the router's problem, not a worker's: Caddy buffers requests.
+timeout = 30
+keepalive = 5
+# Recycled now and then, so a slow leak cannot grow for ever.
+max_requests = 5000
+max_requests_jitter = 500
+forwarded_allow_ips = "*"  # only the router reaches gunicorn (not published in compose)
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
