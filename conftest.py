@@ -17,6 +17,18 @@ def _fast_hashing_and_private_media(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters outlive a test in the cache, and every test client calls from
+    127.0.0.1: each test starts with none counted."""
+    from django.core.cache import cache
+
+    if hasattr(cache, "delete_pattern"):  # django-redis
+        cache.delete_pattern("rl:*")
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _close_async_thread_connections(django_db_blocker):
     """asgiref's single worker thread keeps its own database connection, which pytest-django
     never closes; a later test could then trip over it (django/channels#2118)."""

@@ -13,9 +13,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts import moderation
-from accounts.forms import NoteForm, ReasonForm, SuspensionForm
+from accounts.forms import AdminLoginForm, NoteForm, ReasonForm, SuspensionForm
 from accounts.models import BunnySession, ModerationAction, User
 from bunnybook.admin import ReadOnlyAdmin, change_url, changelist_url, excerpt, link, run_with_form
+
+admin.site.login_form = AdminLoginForm
 
 
 class SanctionFilter(admin.SimpleListFilter):

@@ -10,6 +10,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts import services
 from accounts.models import User, username_validator
 from accounts.tokens import LogoutSerializer
+from bunnybook.ratelimit import limit
 from chat.selectors import profile_context
 
 
@@ -62,6 +63,7 @@ class SignupView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(request=SignupSerializer, responses={201: ProfileSerializer})
+    @limit("signup")
     def post(self, request):
         data = SignupSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -82,6 +84,10 @@ class RefreshView(TokenRefreshView):
     """Rotate a refresh token. A dead refresh presented again revokes them all."""
 
     authentication_classes = []
+
+    @limit("token_refresh")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
 
 
 class LogoutView(APIView):

@@ -1,12 +1,14 @@
 """Page forms for accounts. Saving goes through accounts.services."""
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from accounts import services
 from accounts.backends import sanction_notice_for_credentials
 from accounts.models import User, username_validator
+from bunnybook import ratelimit
 
 
 class SignupForm(forms.Form):
@@ -43,7 +45,23 @@ class SignupForm(forms.Form):
             raise
 
 
-class LoginForm(AuthenticationForm):
+class ThrottledLoginMixin:
+    """Failed log-ins are counted and, past the limits, answered 429 (bunnybook.ratelimit)."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        address = ratelimit.client_address(self.request)
+        ratelimit.check_login(username, address)
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            ratelimit.login_failed(username, address)
+            raise
+        ratelimit.login_succeeded(username, address)
+        return cleaned
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
     username = forms.CharField(
         label="Username or email",
         max_length=254,
@@ -61,6 +79,10 @@ class LoginForm(AuthenticationForm):
             if notice is None:
                 raise
             raise ValidationError(notice, code="account_sanctioned") from None
+
+
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """The admin's log-in, throttled like every other."""
 
 
 class ProfileForm(forms.Form):

@@ -22,6 +22,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.backends import sanction_notice_for_credentials
 from accounts.services import revoke_refresh_tokens
+from bunnybook import ratelimit
 
 
 def decode_refresh_token(raw: str) -> dict:
@@ -40,15 +41,21 @@ class SanctionAwareTokenObtainSerializer(TokenObtainPairSerializer):
     who gives her right password is told why she cannot have one."""
 
     def validate(self, attrs):
+        username = attrs.get(self.username_field)
+        address = ratelimit.client_address(self.context["request"])
+        ratelimit.check_login(username, address)  # 429 while too many have failed
         try:
-            return super().validate(attrs)
+            tokens = super().validate(attrs)
         except exceptions.AuthenticationFailed:  # DRF's: simplejwt raises the base class here
+            ratelimit.login_failed(username, address)
             notice = sanction_notice_for_credentials(
                 attrs.get(self.username_field), attrs.get("password")
             )
             if notice is None:
                 raise
             raise AuthenticationFailed(notice, code="account_sanctioned") from None
+        ratelimit.login_succeeded(username, address)
+        return tokens
 
 
 class RotatingRefreshSerializer(serializers.Serializer):

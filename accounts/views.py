@@ -14,9 +14,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import services
 from accounts.forms import ProfileForm, SignupForm
 from accounts.models import User
+from bunnybook.ratelimit import limit
 
 
 @require_http_methods(["GET", "POST"])
+@limit("signup")
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")

@@ -1,5 +1,7 @@
 """The JSON API: its URL table, OpenAPI schema and docs, and error mapping."""
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
@@ -9,6 +11,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts import api as accounts_api
 from bunnybook.errors import Conflict as DomainConflict
+from bunnybook.ratelimit import RateLimited
 from chat import api as chat_api
 from notifications import api as notifications_api
 from reports import api as reports_api
@@ -32,8 +35,16 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, DomainConflict):
         exc = Conflict(str(exc) or None)
+    elif isinstance(exc, RateLimited):
+        exc = exceptions.Throttled(wait=exc.retry_after, detail=exc.detail)
     return drf_exception_handler(exc, context)
 
+
+# The docs pages are Swagger UI's and Redoc's, with their own inline bootstrap script and
+# styles (and Redoc's worker); they show no user content, so only they may run inline code.
+third_party_docs = csp_update(
+    {"script-src": [UNSAFE_INLINE], "style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]}
+)
 
 urlpatterns = [
     path("auth/signup/", accounts_api.SignupView.as_view(), name="api-signup"),
@@ -113,8 +124,16 @@ urlpatterns = [
         name="api-conversation-read",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path(
+        "docs/",
+        third_party_docs(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
+    path(
+        "redoc/",
+        third_party_docs(SpectacularRedocView.as_view(url_name="api-schema")),
+        name="api-redoc",
+    ),
 ]
 
 urlpatterns += [

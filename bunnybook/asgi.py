@@ -10,6 +10,9 @@ django_http = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from bunnybook.guards import RefuseLargeBodies  # noqa: E402
 from bunnybook.routing import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_http, "websocket": websocket_application})
+application = ProtocolTypeRouter(
+    {"http": RefuseLargeBodies(django_http), "websocket": websocket_application}
+)

@@ -6,6 +6,7 @@ and a dead channel layer never fails the write that caused the event: whatever m
 be lost is stored in PostgreSQL first and caught up on reconnect.
 """
 
+import hashlib
 import logging
 from collections.abc import Iterable
 
@@ -31,6 +32,22 @@ def publish(user_ids: Iterable[int], event: dict) -> None:
             async_to_sync(layer.group_send)(user_group(user_id), event)
         except Exception:  # noqa: BLE001 - the layer being down must not break the request
             logger.warning("live event %s to user %s not delivered", event.get("type"), user_id)
+
+
+def session_group(session_key: str) -> str:
+    """The group of the sockets one page session opened, so that logging that session out
+    closes them and no others (hashed: a group name is never a usable session key)."""
+    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+def publish_to_session(session_key: str, event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(session_group(session_key), event)
+    except Exception:  # noqa: BLE001 - as in publish
+        logger.warning("live event %s to a session not delivered", event.get("type"))
 
 
 def publish_on_commit(user_ids: Iterable[int], event: dict) -> None:

@@ -36,6 +36,8 @@ def decode_cursor(cursor: str, field) -> tuple:
         raise INVALID_CURSOR from exc
     if value is None or type(pk) is not int or not 0 <= pk < 2**63:
         raise INVALID_CURSOR
+    if isinstance(value, str) and "\x00" in value:  # PostgreSQL cannot compare such text
+        raise INVALID_CURSOR
     if getattr(value, "tzinfo", False) is None:  # a datetime without a zone was forged
         raise INVALID_CURSOR
     return value, pk

@@ -4,9 +4,13 @@ is not)."""
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator, OriginValidator
+from channels.security.websocket import (
+    AllowedHostsOriginValidator,
+    OriginValidator,
+    WebsocketDenier,
+)
 from django.conf import settings
-from django.urls import path
+from django.urls import path, re_path
 
 from chat.consumers import ApiConsumer, PageConsumer
 
@@ -36,5 +40,7 @@ websocket_application = URLRouter(
             api_origin_validator(AuthMiddlewareStack(ApiConsumer.as_asgi())),
             name="ws-api",
         ),
+        # Any other path is refused (403) rather than crashing the router (a 500).
+        re_path(r"", WebsocketDenier.as_asgi(), name="ws-unknown"),
     ]
 )

@@ -35,6 +35,12 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate limit written "count/seconds", e.g. RATE_POST=10/60."""
+    count, _, seconds = os.environ.get(name, default).partition("/")
+    return int(count), int(seconds)
+
+
 # --- Core -------------------------------------------------------------------------------
 
 DEBUG = env_bool("DEBUG", True)
@@ -60,6 +66,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    "csp",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -72,7 +79,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an oversized body or a NUL in the URL is refused before anything runs.
+    "bunnybook.guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -81,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Innermost, so it sees a view's rate limit or lost database first (429 / 503 pages).
+    "bunnybook.middleware.FailureAnswersMiddleware",
 ]
 
 ROOT_URLCONF = "bunnybook.urls"
@@ -106,7 +118,13 @@ TEMPLATES = [
 
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'bunnybook.sqlite3'}")
 DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        # A kept connection is checked before reuse, so a restarted PostgreSQL costs one
+        # failed request per connection at most and the server recovers by itself.
+        conn_health_checks=True,
+    )
 }
 # Channels' live-server test case and pytest-django must agree on the test database name.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_bunnybook")}
@@ -170,6 +188,10 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
+# Request bodies over this many bytes are refused with 413 before they are read; the
+# largest legitimate one (a 5,000-character post, JSON-escaped) is under 64 KiB.
+REQUEST_BODY_MAX_BYTES = env_int("REQUEST_BODY_MAX_BYTES", 256 * 1024)
+
 # --- Live: sockets, chat, typing, presence ---------------------------------------------
 
 # An API socket without a session must authenticate in its first frame within this time.
@@ -196,6 +218,25 @@ CHAT_MESSAGE_RATE = env_int("CHAT_MESSAGE_RATE", 30)
 CHAT_TYPING_RATE = env_int("CHAT_TYPING_RATE", 30)
 CHAT_RATE_WINDOW = env_int("CHAT_RATE_WINDOW", 10)
 TYPING_THROTTLE = float(env_str("TYPING_THROTTLE", "2"))
+
+# --- Rate limits (bunnybook.ratelimit) ----------------------------------------------------
+
+# (count, seconds) per scope, counted per bunny (per address before log-in) in the cache.
+# Chat messages and typing frames count through the same limiter, with the CHAT_* rates above.
+RATE_LIMITS = {
+    "signup": env_rate("RATE_SIGNUP", "20/3600"),
+    "password_reset": env_rate("RATE_PASSWORD_RESET", "5/3600"),
+    "token_refresh": env_rate("RATE_TOKEN_REFRESH", "30/60"),
+    "friend_request": env_rate("RATE_FRIEND_REQUEST", "30/3600"),
+    "post": env_rate("RATE_POST", "10/60"),
+    "comment": env_rate("RATE_COMMENT", "20/60"),
+    "like": env_rate("RATE_LIKE", "60/60"),
+    # Failed log-ins (pages and the token endpoint): the pair slows a guesser at once, the
+    # address a guesser trying many accounts, the account a guesser using many addresses.
+    "login_account_address": env_rate("RATE_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", "5/300"),
+    "login_address": env_rate("RATE_LOGIN_FAILURES_PER_ADDRESS", "30/300"),
+    "login_account": env_rate("RATE_LOGIN_FAILURES_PER_ACCOUNT", "100/300"),
+}
 
 NEO4J_URI = env_str("NEO4J_URI")
 NEO4J_USER = env_str("NEO4J_USER", "neo4j")
@@ -270,6 +311,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"VisibilityEnum": "social.models.Visibility"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "bunnybook.schema.document_error_answers",
+    ],
 }
 
 # --- Static and media -------------------------------------------------------------------
@@ -305,6 +350,25 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Our pages need no inline script or style (htmx is configured by a <meta>, without its
+# indicator styles); the API docs relax this for themselves (bunnybook/api.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 LOGGING = {
     "version": 1,

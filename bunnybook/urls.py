@@ -15,3 +15,9 @@ urlpatterns = [
     path("admin/health/", admin.site.admin_view(views.staff_health), name="admin-health"),
     path("admin/", admin.site.urls),
 ]
+
+# JSON under /api/, the usual pages elsewhere.
+handler400 = "bunnybook.views.bad_request"
+handler403 = "bunnybook.views.permission_denied"
+handler404 = "bunnybook.views.not_found"
+handler500 = "bunnybook.views.server_error"

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db import DatabaseError
 from django.http import JsonResponse
 from django.template.response import TemplateResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -11,6 +12,24 @@ from bunnybook.health import check_database, service_report
 from chat.models import UserEvent
 from reports.models import Report
 from social.graph.models import GraphOutbox
+
+
+def _api_error(page_view, status: int, detail: str):
+    """An error handler that answers JSON under /api/ (API clients parse every answer,
+    a URL that matches no route included) and Django's page elsewhere."""
+
+    def handler(request, *args, **kwargs):
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": detail}, status=status)
+        return page_view(request, *args, **kwargs)
+
+    return handler
+
+
+bad_request = _api_error(defaults.bad_request, 400, "Bad request.")
+permission_denied = _api_error(defaults.permission_denied, 403, "You may not do that.")
+not_found = _api_error(defaults.page_not_found, 404, "Not found.")
+server_error = _api_error(defaults.server_error, 500, "Server error.")
 
 
 @require_GET
@@ -37,6 +56,7 @@ def _count(queryset) -> int | None:
         return None  # the database row above says why
 
 
+@require_GET
 @never_cache
 def staff_health(request):
     """`/admin/health/` (staff only, wrapped by admin_view in urls.py): every service's

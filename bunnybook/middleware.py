@@ -1,0 +1,57 @@
+"""Clean answers for two failures a view may raise: a rate limit (429) and a database that
+cannot be reached (503). Pages get a friendly page, the API a JSON `detail`; both carry
+`Retry-After`. (DRF maps RateLimited itself, in bunnybook.api.)"""
+
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+
+from bunnybook.ratelimit import RateLimited
+
+logger = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER = 5
+DATABASE_DOWN = "The service is briefly unavailable. Try again in a few seconds."
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+class FailureAnswersMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, RateLimited):
+            return self._rate_limited(request, exception)
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            logger.error("database unavailable: %s", exception)
+            return self._database_down(request)
+        return None
+
+    @staticmethod
+    def _rate_limited(request, exception: RateLimited):
+        if _wants_json(request):
+            response = JsonResponse({"detail": exception.detail}, status=429)
+        else:
+            context = {"detail": exception.detail, "retry_after": exception.retry_after}
+            response = TemplateResponse(request, "429.html", context, status=429)
+        response["Retry-After"] = str(exception.retry_after)
+        return response
+
+    @staticmethod
+    def _database_down(request):
+        if _wants_json(request):
+            response = JsonResponse({"detail": DATABASE_DOWN}, status=503)
+        else:
+            # No request context: the page must not touch the session or the user.
+            response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response

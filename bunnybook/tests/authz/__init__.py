@@ -1,0 +1,1 @@
+"""The authorization matrix: every route and socket frame, asked by every actor."""

@@ -1,0 +1,30 @@
+"""Version floors of dependencies with known security fixes. No vulnerability database is
+reachable from here, so the floors are written down and the installed versions checked."""
+
+from importlib.metadata import version
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+FLOORS = {
+    # Unbounded websocket frames and request header smuggling fixed in 4.2.2.
+    "daphne": ">=4.2.2",
+    # JSON bodies read past the upload size limits fixed in 3.17.2.
+    "djangorestframework": ">=3.17.2",
+    # Decompression bombs in image decoders fixed in 12.2.0.
+    "pillow": ">=12.2.0",
+    # redis-py 8 sets a 5 s socket timeout that kills channels-redis's blocking read.
+    "redis": ">=7,<8",
+}
+
+
+@pytest.mark.parametrize(("package", "allowed"), FLOORS.items())
+def test_installed_version_is_within_its_floor(package, allowed):
+    installed = Version(version(package))
+    assert installed in SpecifierSet(allowed), f"{package} {installed} is not {allowed}"
+
+
+def test_channels_redis_is_installed_beside_the_pinned_redis():
+    # The pin only matters with channels-redis; if the layer changes, revisit the pin.
+    assert Version(version("channels-redis")) >= Version("4.3")
