@@ -18,13 +18,14 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
 from accounts.authentication import BunnyJWTAuthentication
 from bunnybook.errors import Conflict
-from bunnybook.events import user_group
+from bunnybook.events import session_group, user_group
 from chat import live, presence, selectors, services
 from chat.models import UserEvent
 
@@ -138,6 +139,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         super().__init__(*args, **kwargs)
         self.user = None
         self.group = None
+        # The page session that authenticated this socket, if one did: its logout closes it.
+        self.session_group = None
         self.last_seq = 0
         # Durable events that arrive before the client's first frame wait here, so that a
         # `resume` can replay older ones first.
@@ -168,6 +171,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.accept()
         user = self.scope.get("user")
         if user is not None and user.is_authenticated and user.is_active:
+            session = self.scope.get("session")
+            session_key = session.session_key if session is not None else None
+            self.session_group = session_group(session_key) if session_key else None
             await self.start(user)
         else:
             await self.unauthenticated()
@@ -177,7 +183,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.group = user_group(user.pk)
         self.last_seq = await database_sync_to_async(selectors.current_seq)(user.pk)
         self.held = []
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._join_groups()
         self._spawn(self._release_after_grace())
         self._spawn(self._heartbeat())
         if await sync_to_async(presence.socket_alive, thread_sensitive=False)(
@@ -191,7 +197,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             task.cancel()
         if self.user is not None:
             try:
-                await self.channel_layer.group_discard(self.group, self.channel_name)
+                for group in filter(None, (self.group, self.session_group)):
+                    await self.channel_layer.group_discard(group, self.channel_name)
             except Exception:  # noqa: BLE001 - a dead layer forgets the group by itself
                 logger.warning("group_discard failed for %s", self.channel_name)
             if await sync_to_async(presence.socket_gone, thread_sensitive=False)(
@@ -204,6 +211,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 except Exception:  # noqa: BLE001
                     logger.warning("presence of %s not announced", self.user.pk)
         raise StopConsumer
+
+    async def _join_groups(self):
+        for group in filter(None, (self.group, self.session_group)):
+            await self.channel_layer.group_add(group, self.channel_name)
 
     def _spawn(self, coroutine):
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -229,7 +240,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         user_id = self.user.pk
         try:
             # Re-joining is idempotent and heals a flushed or restarted layer.
-            await self.channel_layer.group_add(self.group, self.channel_name)
+            await self._join_groups()
         except Exception:  # noqa: BLE001
             logger.warning("channel layer unavailable for %s", self.channel_name)
         if await sync_to_async(presence.socket_alive, thread_sensitive=False)(
@@ -349,6 +360,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
             raise FrameError("rate_limited", str(exc), retry_after=exc.retry_after) from exc
         except Conflict as exc:
             raise FrameError("conflict", str(exc)) from exc
+        except (OperationalError, InterfaceError) as exc:
+            # The database is down or restarting: nothing was stored; the client may send
+            # the same client_id again later and it is stored once.
+            logger.warning("frame %s failed: database unavailable", kind)
+            raise FrameError("unavailable", "Briefly unavailable; send it again soon.") from exc
 
     async def frame_ping(self, frame):
         await sync_to_async(presence.socket_alive, thread_sensitive=False)(

@@ -6,7 +6,6 @@ stored: they go straight to the channel layer, to the bunnies who may see them.
 """
 
 import json
-import time
 import uuid
 from datetime import timedelta
 
@@ -19,8 +18,14 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
+from bunnybook import ratelimit
 from bunnybook.errors import Conflict
-from bunnybook.events import publish, publish_on_commit, record_and_publish_on_commit
+from bunnybook.events import (
+    publish,
+    publish_on_commit,
+    publish_to_session,
+    record_and_publish_on_commit,
+)
 from chat import presence, selectors
 from chat.models import (
     MESSAGE_MAX_LENGTH,
@@ -34,31 +39,8 @@ from chat.serializers import MessageSerializer
 from social.models import Block, Friendship
 from social.selectors import friendship_states
 
-
-class RateLimited(Exception):
-    """Too many messages or typing frames; nothing was stored or relayed."""
-
-    def __init__(self, retry_after: int):
-        super().__init__("Slow down a little.")
-        self.retry_after = retry_after
-
-
-def _within_rate(scope: str, user_id: int, limit: int) -> bool:
-    """A fixed-window counter per bunny, shared by every server through the cache. A dead
-    cache lets everything through rather than silencing chat."""
-    window = settings.CHAT_RATE_WINDOW
-    key = f"chat:rate:{scope}:{user_id}:{int(time.time() // window)}"
-    cache.add(key, 0, window + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the window ended between add and incr
-        return True
-    return count is None or count <= limit
-
-
-def _check_rate(scope: str, user_id: int, limit: int) -> None:
-    if not _within_rate(scope, user_id, limit):
-        raise RateLimited(retry_after=settings.CHAT_RATE_WINDOW)
+# Too many messages or typing frames (nothing stored or relayed): the shared limiter's.
+RateLimited = ratelimit.RateLimited
 
 
 def _plain(data) -> dict:
@@ -168,7 +150,9 @@ def send_message(
     first = _first_copy(sender, client_id, conversation_id)  # a racing retry got here first
     if first is not None:
         return first, False
-    _check_rate("message", sender.pk, settings.CHAT_MESSAGE_RATE)
+    # Counted here, after the retry check: a resent client_id is never a new message.
+    rate = (settings.CHAT_MESSAGE_RATE, settings.CHAT_RATE_WINDOW)
+    ratelimit.hit("chat_message", f"u{sender.pk}", rate=rate)
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -253,7 +237,9 @@ def relay_typing(*, user_id: int, conversation_id: int) -> bool:
         raise Http404
     if not selectors.is_open_for(user, conversation):
         raise PermissionDenied("This conversation is closed: you are no longer friends.")
-    _check_rate("typing", user.pk, settings.CHAT_TYPING_RATE)
+    ratelimit.hit(
+        "chat_typing", f"u{user.pk}", rate=(settings.CHAT_TYPING_RATE, settings.CHAT_RATE_WINDOW)
+    )
     if user.appear_offline:
         return False
     throttle_key = f"chat:typing:{user.pk}:{conversation.pk}"
@@ -310,6 +296,11 @@ def appear_offline_changed(*, user: User) -> None:
 def close_live_sockets(*, user_id: int) -> None:
     """Close every open socket of a bunny (banned, logged out everywhere) at once."""
     publish_on_commit([user_id], {"type": "live.close"})
+
+
+def close_session_sockets(*, session_key: str) -> None:
+    """Close the sockets one page session opened (it logged out); her other devices stay."""
+    transaction.on_commit(lambda: publish_to_session(session_key, {"type": "live.close"}))
 
 
 def prune_live_events(*, older_than_days: int | None = None) -> int:

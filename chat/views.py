@@ -79,7 +79,10 @@ def conversation(request, conversation_id: int):
 @require_POST
 def start_with(request, username: str):
     other = get_bunny_for(request.user, username)
-    conversation, _ = services.start_conversation(user=request.user, with_user=other)
+    try:
+        conversation, _ = services.start_conversation(user=request.user, with_user=other)
+    except ValidationError as exc:  # with yourself
+        raise BadRequest(" ".join(exc.messages)) from exc
     return redirect(conversation)
 
 

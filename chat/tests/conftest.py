@@ -3,6 +3,7 @@ layer, authenticated with real sessions and JWTs."""
 
 import asyncio
 import contextlib
+import gc
 import json
 
 import pytest
@@ -29,6 +30,15 @@ def _fresh_channel_layer():
         server = redis.Redis.from_url(settings.REDIS_URL)
         for key in server.scan_iter("asgi*"):
             server.delete(key)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_connections_left_in_pool_threads(django_db_setup):
+    """Consumers run database work in the event loop's thread pool (chat.consumers.in_db_pool);
+    those threads end with their loop, but their connections close only when collected, and
+    an open one keeps the test database from being dropped at the end of the run."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

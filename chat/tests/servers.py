@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -48,12 +49,15 @@ class Daphne:
 
     def start(self) -> "Daphne":
         daphne = Path(sys.executable).with_name("daphne")
+        # A file, not a pipe: nobody reads a pipe while the server runs, and a full one
+        # would block the server mid-request once it logs enough (e.g. a dead cache).
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(
             [str(daphne), "-b", "127.0.0.1", "-p", str(self.port), "bunnybook.asgi:application"],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -62,10 +66,15 @@ class Daphne:
                     return self
             except OSError:
                 if self.process.poll() is not None:
-                    raise RuntimeError(self.process.stderr.read().decode()) from None
+                    raise RuntimeError(self.output()) from None
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("daphne did not answer within 20 s")
+
+    def output(self) -> str:
+        """What the server wrote to stderr so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def kill(self):
         """Die like a crashed server: no socket is closed cleanly."""

@@ -254,6 +254,19 @@ async def test_when_a_real_server_dies_friends_see_its_bunnies_offline_soon(
         await asyncio.to_thread(server.stop)
 
 
+async def test_the_page_socket_updates_every_presence_dot_of_a_friend(friends, ann, bob, sockets):
+    ann_page = await sockets.page(ann)
+    bob_socket = await sockets.api(bob)
+    html = await ann_page.receive_from(timeout=TIMEOUT)
+    assert f'hx-swap-oob="outerHTML:.presence-u{bob.pk}"' in html
+    assert "is-online" in html
+
+    await bob_socket.disconnect()
+    html = await ann_page.receive_from(timeout=2)  # within 2 s of his last tab closing
+    assert f"presence-u{bob.pk}" in html
+    assert "is-online" not in html
+
+
 async def test_strangers_are_never_told_of_presence(ann, cid, sockets):
     ann_socket = await sockets.api(ann)
     await sockets.api(cid)
@@ -307,6 +320,20 @@ async def test_resume_replays_exactly_the_missed_events_in_order(chat, ann, bob,
 
     await send_over_http(bob, chat, "Live again")
     assert (await next_of(again, "chat.message"))["seq"] == last_seen + 4
+
+
+async def test_a_page_socket_resumes_with_the_missed_fragments(chat, ann, bob, sockets):
+    last_seen = (await sockets.api(ann)).start_seq  # what the page showed when it loaded
+    sent = [(await send_over_http(bob, chat, f"Missed {n}"))[1]["id"] for n in range(2)]
+
+    page = await sockets.page(ann)
+    await page.send_json_to({"type": "resume", "after": last_seen})
+
+    first, second = [await page.receive_from(timeout=TIMEOUT) for _ in range(2)]
+    assert f'id="message-{sent[0]}"' in first
+    assert f'data-seq="{last_seen + 1}"' in first
+    assert f'id="message-{sent[1]}"' in second
+    assert f'data-seq="{last_seen + 2}"' in second
 
 
 async def test_live_events_wait_for_the_replay_and_come_once(chat, ann, bob, sockets):
@@ -387,29 +414,66 @@ async def test_events_of_other_apps_are_forwarded_as_they_are(ann, sockets):
     assert "<b>Bob</b>" not in html
 
 
-@pytest.mark.faults
-async def test_messages_sent_while_the_layer_is_down_arrive_through_resume(chat, ann, bob, sockets):
+def _services_ctl(action: str, service: str) -> None:
     import subprocess
     from pathlib import Path
 
     ctl = Path(__file__).resolve().parents[2] / "services" / "ctl"
+    subprocess.run([str(ctl), action, service], check=True, timeout=60)
+
+
+async def _reconnect(sockets, user, *, page: bool = False):
+    """A client coming back once the layer answers again (a few seconds after Redis)."""
+    for _ in range(60):
+        try:
+            return await (sockets.page(user) if page else sockets.api(user, go_live=False))
+        except Exception:  # noqa: BLE001 - refused or closed while the layer reconnects
+            await asyncio.sleep(0.25)
+    raise AssertionError("no socket within 15 s of Redis coming back")
+
+
+@pytest.mark.faults
+async def test_after_a_redis_restart_clients_resume_and_miss_nothing(chat, ann, bob, sockets):
+    ann_socket, ann_page = await sockets.api(ann), await sockets.page(ann)
+    await send_over_http(bob, chat, "Before the restart")
+    before = await next_of(ann_socket, "chat.message")
+    await ann_page.receive_from(timeout=TIMEOUT)
+
+    await asyncio.to_thread(_services_ctl, "restart", "redis-layer")
+    status, sent = await send_over_http(bob, chat, "Right after the restart")
+    assert status == 201  # stored, whatever the layer did with the publish
+
+    # Like a client: a socket the restart broke reconnects and resumes from the last seq
+    # it saw; the message arrives exactly once either way.
+    again = await _reconnect(sockets, ann)
+    await again.send_json_to({"type": "resume", "after": before["seq"]})
+    replayed = await next_of(again, "chat.message", timeout=5)
+    assert (replayed["seq"], replayed["message"]["id"]) == (before["seq"] + 1, sent["id"])
+    assert await events_of(again, "chat.message") == []
+
+    page = await _reconnect(sockets, ann, page=True)
+    await page.send_json_to({"type": "resume", "after": before["seq"]})
+    html = await page.receive_from(timeout=5)
+    assert f'id="message-{sent["id"]}"' in html
+    assert f'data-seq="{before["seq"] + 1}"' in html
+
+    await send_over_http(bob, chat, "Live again")
+    assert (await next_of(again, "chat.message"))["message"]["body"] == "Live again"
+    assert "Live again" in await page.receive_from(timeout=TIMEOUT)
+
+
+@pytest.mark.faults
+async def test_messages_sent_while_the_layer_is_down_arrive_through_resume(chat, ann, bob, sockets):
     ann_socket = await sockets.api(ann)
     last_seen = ann_socket.start_seq
-    await asyncio.to_thread(subprocess.run, [str(ctl), "stop", "redis-layer"], check=True)
+    await asyncio.to_thread(_services_ctl, "stop", "redis-layer")
     try:
         status, sent = await send_over_http(bob, chat, "Sent while Redis was down")
         assert status == 201  # stored; the publish failure was caught
     finally:
-        await asyncio.to_thread(subprocess.run, [str(ctl), "start", "redis-layer"], check=True)
+        await asyncio.to_thread(_services_ctl, "start", "redis-layer")
 
-    again = None
-    for _ in range(40):  # the layer reconnects by itself a few seconds after Redis is back
-        try:
-            again = await sockets.api(ann, go_live=False)
-            break
-        except Exception:  # noqa: BLE001
-            await asyncio.sleep(0.25)
-    assert again is not None
+    again = await _reconnect(sockets, ann)
     await again.send_json_to({"type": "resume", "after": last_seen})
     replayed = await next_of(again, "chat.message", timeout=5)
     assert replayed["message"]["id"] == sent["id"]
@@ -534,6 +598,7 @@ async def test_a_binary_frame_that_is_not_json_gets_an_error(ann, sockets):
 
 async def test_too_many_messages_are_rate_limited(chat, ann, sockets, settings):
     settings.CHAT_MESSAGE_RATE = 3
+    settings.CHAT_RATE_WINDOW = 3600  # a fixed window must not roll over mid-test
     socket = await sockets.api(ann)
     for n in range(3):
         await socket.send_json_to(send_frame(chat, f"Message {n}"))
@@ -543,6 +608,26 @@ async def test_too_many_messages_are_rate_limited(chat, ann, sockets, settings):
     assert error["code"] == "rate_limited"
     assert error["retry_after"] > 0
     assert await message_count() == 3
+    await socket.send_json_to({"type": "ping"})  # limited, not dropped
+    assert (await next_of(socket, "pong"))["type"] == "pong"
+
+
+async def test_too_many_typing_frames_are_rate_limited(chat, ann, bob, sockets, settings):
+    settings.CHAT_TYPING_RATE = 2
+    settings.CHAT_RATE_WINDOW = 3600
+    settings.TYPING_THROTTLE = 0.001  # so that each allowed frame is relayed
+    ann_socket, bob_socket = await sockets.api(ann), await sockets.api(bob)
+    typing = {"type": "chat.typing", "conversation_id": chat.pk}
+    for _ in range(2):
+        await ann_socket.send_json_to(typing)
+        await next_of(bob_socket, "chat.typing")
+        await asyncio.sleep(0.01)  # past the (tiny) relay throttle
+
+    await ann_socket.send_json_to(typing)
+
+    error = await next_of(ann_socket, "error")
+    assert (error["code"], error["frame_type"]) == ("rate_limited", "chat.typing")
+    assert await events_of(bob_socket, "chat.typing") == []
 
 
 # --- auth and origins ---------------------------------------------------------------------
@@ -617,6 +702,28 @@ async def test_closing_a_bunnys_sockets_closes_them_all_at_once(ann, sockets):
             "type": "websocket.close",
             "code": 4003,
         }
+
+
+async def test_logging_out_closes_that_sessions_sockets_at_once(ann, sockets):
+    from django.test import Client
+
+    def logged_in_client():
+        client = Client()
+        client.force_login(ann)
+        return client
+
+    browser = await database_sync_to_async(logged_in_client)()
+    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
+    tab = sockets.raw("/ws/", [(b"cookie", cookie), ORIGIN])
+    assert (await tab.connect(timeout=TIMEOUT))[0]
+    other_device = await sockets.api(ann)
+
+    response = await database_sync_to_async(browser.post)("/logout/")
+    assert response.status_code == 302
+
+    assert await tab.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 4003}
+    await other_device.send_json_to({"type": "ping"})  # another session: still open
+    assert (await next_of(other_device, "pong"))["type"] == "pong"
 
 
 async def test_message_text_is_escaped_on_the_page_socket(chat, ann, bob, sockets):

@@ -132,3 +132,57 @@ def test_a_closed_conversation_has_no_composer(chat, ann, bob, ann_client):
 def test_chat_needs_a_login(client, chat):
     assert client.get(reverse("chat")).status_code == 302
     assert client.get(reverse("chat-conversation", args=[chat.pk])).status_code == 302
+
+
+def test_a_friends_profile_and_the_friends_list_have_a_message_button(friends, cid, ann_client):
+    start = reverse("chat-with", args=["bob"])
+    assert start in ann_client.get(reverse("profile", args=["bob"])).content.decode()
+    assert start in ann_client.get(reverse("friends")).content.decode()
+    stranger = ann_client.get(reverse("profile", args=["cid"])).content.decode()
+    assert reverse("chat-with", args=["cid"]) not in stranger
+
+    first = ann_client.post(start)  # starts the conversation...
+    again = ann_client.post(start)  # ...and opens the same one afterwards
+    assert (
+        first.url
+        == again.url
+        == reverse(
+            "chat-conversation",
+            args=[Participant.objects.get(user__username="bob").conversation_id],
+        )
+    )
+
+
+def test_a_block_hides_the_conversation_page_from_both(chat, ann, bob, ann_client, client):
+    from social import services as social_services
+
+    social_services.block_bunny(blocker=bob, blocked=ann)
+    assert ann_client.get(reverse("chat-conversation", args=[chat.pk])).status_code == 404
+    assert f'id="conversation-{chat.pk}"' not in ann_client.get(reverse("chat")).content.decode()
+    client.force_login(bob)
+    assert client.get(reverse("chat-conversation", args=[chat.pk])).status_code == 404
+    assert client.post(reverse("chat-with", args=["ann"])).status_code == 404
+
+
+def test_chat_pages_query_the_database_a_fixed_number_of_times(
+    ann, ann_client, django_assert_max_num_queries
+):
+    from conftest import make_bunny
+
+    conversations = []
+    for n in range(8):
+        friend = make_bunny(f"friend{n}")
+        befriend(ann, friend)
+        conversation, _ = services.start_conversation(user=ann, with_user=friend)
+        for text in ("Hi", "Carrots?"):
+            services.send_message(
+                sender=friend, conversation_id=conversation.pk, body=text, client_id=uuid.uuid4()
+            )
+        conversations.append(conversation)
+    # Measured with 1 and 8 conversations: 10 and 24 queries either way (opening one reads
+    # it: a locked cursor, its event and the new unread total).
+    with django_assert_max_num_queries(12):
+        assert ann_client.get(reverse("chat")).status_code == 200
+    with django_assert_max_num_queries(26):
+        page = reverse("chat-conversation", args=[conversations[0].pk])
+        assert ann_client.get(page).status_code == 200
