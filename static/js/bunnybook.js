@@ -22,6 +22,23 @@
     }
   });
 
+  // htmx does not swap error answers: say so when an action was rate limited (429).
+  document.addEventListener("htmx:responseError", function (event) {
+    const xhr = event.detail.xhr;
+    if (!xhr || xhr.status !== 429) return;
+    const main = document.getElementById("main");
+    let notice = document.getElementById("rate-limit-notice");
+    if (!notice) {
+      notice = document.createElement("p");
+      notice.id = "rate-limit-notice";
+      notice.className = "flash";
+      notice.setAttribute("role", "status");
+      main.prepend(notice);
+    }
+    const wait = parseInt(xhr.getResponseHeader("Retry-After") || "0", 10);
+    notice.textContent = "Hop a little slower: try again in " + (wait || "a few") + " seconds.";
+  });
+
   // When a swap removes the element that held focus and htmx finds nothing with the same
   // id to focus, move focus to the content that replaced it (a removed card: its
   // neighbour), never silently to <body>.
@@ -29,11 +46,14 @@
     const target = event.detail.target;
     if (!target || !target.contains(document.activeElement)) return;
     const id = target.id;
+    const focusedId = document.activeElement.id;
     const neighbour = target.nextElementSibling || target.previousElementSibling;
     window.setTimeout(function () {  // after htmx's swap and 20 ms settle
       const active = document.activeElement;
       if (active && active !== document.body) return;
-      const landing = (id && document.getElementById(id))
+      // The control that had focus, re-rendered under the same id, before its container.
+      const landing = (focusedId && document.getElementById(focusedId))
+        || (id && document.getElementById(id))
         || (neighbour && neighbour.isConnected && neighbour)
         || document.getElementById("main");
       if (!landing.matches("a, button, input, textarea, select, [tabindex]")) {
@@ -41,6 +61,17 @@
       }
       landing.focus({ preventScroll: true });
     }, 80);
+  });
+
+  // A chat log (role="log") announces what is added to it. Older messages loaded above
+  // the first page are history, not news: the log is quiet while they go in, and speaks
+  // again once the accessibility tree has taken them (a few frames later).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const target = event.detail.target;
+    const log = target && target.matches(".older-messages") && target.closest("[role=log]");
+    if (!log) return;
+    log.setAttribute("aria-live", "off");
+    window.setTimeout(function () { log.setAttribute("aria-live", "polite"); }, 300);
   });
 
   // The search dropdown: arrows move through results, Escape closes, clicking away hides.

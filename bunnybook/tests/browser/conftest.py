@@ -24,7 +24,12 @@ from bunnybook.tests.browser.support import (
     Browsers,
     screenshot_name,
 )
+from chat import services as chat_services
+from chat.tests.conftest import befriend
 from chat.tests.servers import Daphne
+from conftest import make_bunny
+from social import services
+from social.tests.factories import make_friends
 
 
 def _far_away_user_ids() -> None:
@@ -56,12 +61,20 @@ def daphne_server(django_db_setup, django_db_blocker):
     daphne.stop()
 
 
-@pytest.fixture(scope="module")
+def pytest_collection_modifyitems(items):
+    """These tests run last, after every other test (other apps' browser tests included),
+    so the one Chromium below can live until the session ends without its event loop
+    sitting under any other test."""
+    here = Path(__file__).parent
+    items.sort(key=lambda item: here in item.path.parents)
+
+
+@pytest.fixture(scope="session")
 def browser(daphne_server):
-    """One Chromium per module. Playwright's sync API keeps an event loop running in this
-    thread while it lives, and the ORM refuses to work in such a thread (STACK-NOTES
-    pitfall 7): the escape hatch is set only while Playwright runs, and both are gone when
-    the module ends, before any other tests run."""
+    """One Chromium for the whole run (launching one costs about a second). Playwright's
+    sync API keeps an event loop running in this thread while it lives, and the ORM refuses
+    to work in such a thread (STACK-NOTES pitfall 7): the escape hatch is set only while
+    Playwright runs, which is after every other test (see above)."""
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed (make chromium)")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -90,3 +103,34 @@ def bunnies(browser, daphne_server, request):
     opened = Browsers(browser=browser, server=daphne_server, name=name)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def lived_in(ann, bob):
+    """Pages with something on them: friends, a request, posts, comments, a chat. Returns
+    the main pages a member visits, as paths."""
+    befriend(ann, bob)
+    cid = make_bunny("cid")
+    make_friends(bob, cid)
+    services.send_friend_request(sender=cid, to=ann)
+    post = services.create_post(author=bob, body="Clover <em>season</em> is here")
+    services.add_comment(post=post, author=ann, body="Finally!")
+    services.like_post(post=post, user=ann)
+    conversation, _ = chat_services.start_conversation(user=ann, with_user=bob)
+    chat_services.send_message(
+        sender=bob,
+        conversation_id=conversation.pk,
+        body="See you at the burrow",
+        client_id="00000000-0000-4000-8000-000000000001",
+    )
+    return [
+        "/",
+        "/u/bob/",
+        "/friends/",
+        "/search/?q=bo",
+        f"/posts/{post.pk}/",
+        "/chat/",
+        f"/chat/{conversation.pk}/",
+        "/notifications/",
+        "/settings/",
+    ]

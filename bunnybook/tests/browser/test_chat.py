@@ -87,15 +87,17 @@ def test_bob_types_and_writes_ann_sees_it_live_and_her_unread_badge_behaves(bunn
 
 def test_bobs_dot_follows_his_tabs_in_anns_friends_list(bunnies, friends):
     ann, bob = friends
-    ann_page = bunnies.open_as(ann, "/chat/")
-    dot = ann_page.get_by_role("region", name="Start a chat").locator(f".presence-u{bob.pk}")
+    ann_page = bunnies.open_as(ann, "/friends/")
+    dot = ann_page.get_by_role("region", name="Your friends").locator(f".presence-u{bob.pk}")
     expect(dot).not_to_have_class(ONLINE)
     expect(dot).to_have_attribute("title", "Offline")
+    expect(dot).to_have_text("offline")  # what a screen reader says
 
     bob_context = bunnies.context("bob", user=bob)
     first_tab = bunnies.page(bob_context, "/")
     expect(dot).to_have_class(ONLINE)
     expect(dot).to_have_attribute("title", "Online")
+    expect(dot).to_have_text("online")
 
     second_tab = bunnies.page(bob_context, "/friends/")
     first_tab.close()

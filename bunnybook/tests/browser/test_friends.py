@@ -1,6 +1,8 @@
 """Scenario 2: a friend request lights up the other bunny's badge live, is accepted, and
 the friends of the new friend become suggestions that name the mutual friend."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -13,11 +15,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def burrow(ann, bob):
-    """Bob already has two friends, Cid and Dee, whom Ann does not know."""
-    cid, dee = make_bunny("cid"), make_bunny("dee")
+    """Bob has two friends, Cid and Dee, whom Ann does not know; Ann's one friend, Eve, is
+    also Cid's friend."""
+    cid, dee, eve = make_bunny("cid"), make_bunny("dee"), make_bunny("eve")
     make_friends(cid, bob)  # they asked, Bob accepted: Bob has nothing unread
     make_friends(dee, bob)
-    return cid, dee
+    make_friends(eve, ann)
+    make_friends(eve, cid)
+    return cid, dee, eve
+
+
+def suggestion(panel, name):
+    return panel.locator(".suggestion", has=panel.page.locator(".suggestion-name", has_text=name))
 
 
 def test_a_friend_request_is_seen_live_accepted_and_changes_the_suggestions(
@@ -27,12 +36,13 @@ def test_a_friend_request_is_seen_live_accepted_and_changes_the_suggestions(
     bob_badge = bob_page.locator("#notification-badge")
     expect(bob_badge).to_have_class("badge is-empty")
 
-    ann_page = bunnies.open_as(ann, "/u/bob/")
-    ann_suggestions = ann_page.context.new_page()
-    ann_suggestions.goto(bunnies.url + "/suggestions/panel/")
-    # No friends yet: only newcomers, no friends of friends.
-    expect(ann_suggestions.get_by_role("heading", name="New bunnies")).to_be_visible()
+    # Before: Ann's feed suggests Cid through Eve; Dee is nobody she could know.
+    ann_page = bunnies.open_as(ann, "/")
+    panel = ann_page.get_by_role("region", name="Bunnies you may know")
+    expect(suggestion(panel, "Cid")).to_contain_text("1 mutual friend: Eve")
+    expect(suggestion(panel, "Dee")).to_have_count(0)
 
+    ann_page.goto(bunnies.url + "/u/bob/")
     ann_page.locator(".profile-head").get_by_role("button", name="Add friend").click()
     expect(ann_page.locator(".profile-head")).to_contain_text("Request sent")
 
@@ -56,10 +66,12 @@ def test_a_friend_request_is_seen_live_accepted_and_changes_the_suggestions(
     ann_page.goto(bunnies.url + "/u/bob/")
     expect(ann_page.locator(".profile-head")).to_contain_text("Friends")
 
-    ann_suggestions.goto(bunnies.url + "/suggestions/panel/")
-    panel = ann_suggestions.locator("#suggestions")
-    expect(panel.get_by_role("heading", name="Bunnies you may know")).to_be_visible()
-    for name in ("Cid", "Dee"):
-        expect(panel.locator(".suggestion", has_text=name)).to_contain_text("1 mutual friend: Bob")
-    expect(panel.locator(".suggestion-name", has_text="Bob")).to_have_count(0)  # a friend
+    # After: Bob's friends are hers to meet, each with the friends they share named.
+    ann_page.goto(bunnies.url + "/")
+    panel = ann_page.get_by_role("region", name="Bunnies you may know")
+    expect(suggestion(panel, "Cid")).to_contain_text(
+        re.compile(r"2 mutual friends: (Bob and Eve|Eve and Bob)")
+    )
+    expect(suggestion(panel, "Dee")).to_contain_text("1 mutual friend: Bob")
+    expect(suggestion(panel, "Bob")).to_have_count(0)  # a friend now, not a suggestion
     no_script_errors(ann_page, bob_page)
