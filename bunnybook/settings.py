@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "bunnybook.middleware.HtmxLoginRedirectMiddleware",
     # Innermost, so it sees a view's rate limit or lost database first (429 / 503 pages).
     "bunnybook.middleware.FailureAnswersMiddleware",
 ]

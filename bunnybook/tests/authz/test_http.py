@@ -32,6 +32,10 @@ def _is_admin_site(key: str) -> bool:
 
 
 def answer_of(response) -> object:
+    if "HX-Redirect" in response:  # htmx is sent to log in as a whole tab
+        if urlsplit(response["HX-Redirect"]).path == resolve_url(settings.LOGIN_URL):
+            return LOGIN
+        return REDIRECT
     if response.status_code in (301, 302, 303, 307, 308):
         path = urlsplit(response["Location"]).path
         if path == resolve_url(settings.LOGIN_URL):
@@ -54,7 +58,7 @@ def leaks(response, actor: str) -> list[str]:
     ]
 
 
-def call(world: World, actor: str, method: str, url: str, spec: Call | None):
+def call(world: World, actor: str, method: str, url: str, spec: Call | None, **headers):
     data = spec.body(world) if spec else None
     query = spec.query if spec else {}
     if url.startswith("/api/"):
@@ -68,10 +72,10 @@ def call(world: World, actor: str, method: str, url: str, spec: Call | None):
         )
     client = world.page_client(actor)
     if method == "GET":
-        return client.get(url, query)
+        return client.get(url, query, **headers)
     if method == "POST":
-        return client.post(url, data or {})
-    return client.generic(method, url)
+        return client.post(url, data or {}, **headers)
+    return client.generic(method, url, **headers)
 
 
 def _check(world, url, method, spec, failures):
@@ -103,6 +107,50 @@ def test_route_answers_every_actor_as_the_table_says(key, world):
         if got != 405:
             failures.append(f"{method} {url} as {actor}: {got}, expected 405 (not in the table)")
     assert not failures, "\n".join(failures)
+
+
+# The same pages asked by htmx (a button, a live search, infinite scroll). An htmx view may
+# answer with a fragment where the page redirects, or a 400 where the page re-renders a form,
+# but who may act is the same: the refused are refused alike and see nothing private.
+HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/"}
+ALLOWED = {200, 201, 204, 400, 409, REDIRECT}
+
+
+def _same_access(got, expected) -> bool:
+    if expected in ALLOWED:
+        return got in ALLOWED
+    return got == expected
+
+
+@pytest.mark.parametrize("key", sorted(PAGES))
+def test_htmx_requests_meet_the_same_rules(key, world):
+    row: Row = PAGES[key]
+    url = reverse(key, kwargs=row.kwargs(world))
+    failures: list[str] = []
+    for method, spec in row.calls.items():
+        count_cases("authorization cases (HTTP)", len(ACTORS))
+        for actor in ACTORS:
+            with undone():
+                response = call(world, actor, method, url, spec, **HTMX)
+                got = answer_of(response)
+                if not _same_access(got, spec.expect[actor]):
+                    failures.append(
+                        f"htmx {method} {url} as {actor}: {got}, expected {spec.expect[actor]}"
+                    )
+                for name in leaks(response, actor):
+                    failures.append(f"htmx {method} {url} as {actor}: shows the {name}")
+    assert not failures, "\n".join(failures)
+
+
+def test_an_htmx_request_without_a_session_sends_the_tab_to_log_in(world):
+    response = world.page_client("anonymous").post(
+        reverse("post-like", kwargs={"post_id": world.post.pk}),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/u/olive/",
+    )
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/login/?next=%2Fu%2Folive%2F"
 
 
 def test_every_route_has_an_entry_in_the_table():
