@@ -23,6 +23,7 @@ from django.utils import timezone
 from social.graph import cypher
 from social.graph.client import GraphUnavailable, graph_enabled, graph_session, query_timeout
 from social.graph.models import GraphOutbox
+from social.graph.suggestions import forget_suggestions_on_commit
 from social.models import Friendship
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,9 @@ def drain(
             GraphOutbox.objects.filter(id__in=ids).update(
                 done_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
             )
+            # The graph changed only now: a suggestion cached from it since the friendship
+            # commit (which forgot them too) is stale.
+            forget_suggestions_on_commit({user_id for row in rows for user_id in row.pair})
             return len(ids)
     # Outside the rolled-forward transaction: remember the failure for graph_check.
     GraphOutbox.objects.filter(id__in=ids).update(attempts=F("attempts") + 1, last_error=failure)

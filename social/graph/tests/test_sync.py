@@ -13,6 +13,7 @@ from social import services
 from social.graph import sync
 from social.graph.client import breaker, close_driver, graph_session
 from social.graph.models import GraphOutbox
+from social.graph.suggestions import candidates_for
 from social.graph.tests.conftest import in_sync, our_edges
 from social.models import Friendship
 from social.tests.factories import make_friends
@@ -293,3 +294,18 @@ def test_migrate_creates_the_unique_constraint(clean_graph):
     with graph_session() as session:
         names = [r["name"] for r in session.run("SHOW CONSTRAINTS YIELD name RETURN name")]
     assert "bunny_id_unique" in names
+
+
+def test_a_drain_forgets_suggestions_cached_before_the_edge_reached_neo4j(
+    clean_graph, ann, bob, cid, django_capture_on_commit_callbacks
+):
+    make_friends(bob, cid)
+    sync.drain_all(use_breaker=False)
+    make_friends(ann, bob)  # committed, not yet pushed (as when another drainer holds it)
+    candidates_for(ann.pk)  # a page fills the cache from the graph without that edge
+    assert [c.user_id for c in candidates_for(ann.pk)] != [cid.pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sync.drain_all(use_breaker=False)
+
+    assert [c.user_id for c in candidates_for(ann.pk)] == [cid.pk]
