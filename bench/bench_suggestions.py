@@ -6,8 +6,12 @@ friend groups (a group of 100, a "town" of 2,000, a few anywhere), through the b
 database (`bunnybook_bench`, created here) and its OWN Neo4j (the services launcher on port
 57688, data under var/bench/neo4j, a 1 GB page cache), so dev and test data are never
 touched. It then times, over BENCH_USERS (300) random bunnies, the end-to-end top-10 call
-(store + hydration of profiles and mutual names) and mutual friends for both stores, checks
-that both return the same top 10, and measures depth 3 (friends of friends of friends).
+as pages make it (`suggestions_for` on one store, cache off: the ranking, then one SQL query
+for profiles, mutual names and exclusions), the store's own call, and mutual friends, both
+stores interleaved bunny by bunny so that they share the machine's load; beside them the
+floor of one empty round trip to each server (`RETURN 1`, `SELECT 1`). It checks that both
+stores give the same top 10 (store calls and pages), and measures depth 3 (friends of
+friends of friends) with the same staged plan in both languages.
 
 The work runs in a child process (`python bench/bench_suggestions.py --child`) so that its
 Django settings point at the bench database whatever the parent has set up. Seeded data and
@@ -30,7 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_VAR = ROOT / "var" / "bench"
 NEO4J_HOME = BENCH_VAR / "neo4j"
 NEO4J_PIDFILE = BENCH_VAR / "neo4j.pid"
-NEO4J_LOG = BENCH_VAR / "neo4j.log"
 NEO4J_PORT = int(os.environ.get("BENCH_NEO4J_PORT", "57688"))
 NEO4J_PASSWORD = "bunnybook-bench"  # noqa: S105 - a throwaway local instance
 LAUNCHER = ROOT / "services" / "neo4j" / "target"
@@ -59,43 +62,51 @@ def _port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _bench_neo4j_pid() -> int | None:
+def _bench_neo4j_pid(pidfile: Path = NEO4J_PIDFILE) -> int | None:
     try:
-        pid = int(NEO4J_PIDFILE.read_text().strip())
+        pid = int(pidfile.read_text().strip())
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
     return pid if b"dev.bunnybook.neo4j.Launcher" in cmdline else None
 
 
-def start_bench_neo4j() -> int:
-    """The services launcher, on its own port and store, with memory for 2.5M edges."""
-    pid = _bench_neo4j_pid()
-    if pid and _port_open(NEO4J_PORT):
+def start_bench_neo4j(
+    *,
+    home: Path = NEO4J_HOME,
+    port: int = NEO4J_PORT,
+    heap: str = "1g",
+    pagecache_mb: int = 1024,
+) -> int:
+    """The services launcher on its own port and store; by default with memory for 2.5M
+    edges (bench_seed starts one with the dev services' memory instead)."""
+    pidfile, logfile = home.parent / f"{home.name}.pid", home.parent / f"{home.name}.log"
+    pid = _bench_neo4j_pid(pidfile)
+    if pid and _port_open(port):
         return pid
     if not (LAUNCHER / "bunnybook-neo4j.jar").exists():
         raise RuntimeError("Build the Neo4j launcher first: services/up")
-    if _port_open(NEO4J_PORT):
-        raise RuntimeError(f"port {NEO4J_PORT} is taken by something else")
-    NEO4J_HOME.mkdir(parents=True, exist_ok=True)
+    if _port_open(port):
+        raise RuntimeError(f"port {port} is taken by something else")
+    home.mkdir(parents=True, exist_ok=True)
     command = [
         "java",
-        "-Xms1g",
-        "-Xmx1g",
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
         "-XX:+UseG1GC",
-        "-Dbunnybook.pagecache.mb=1024",
+        f"-Dbunnybook.pagecache.mb={pagecache_mb}",
         "--add-opens=java.base/java.nio=ALL-UNNAMED",
         "--add-opens=java.base/java.io=ALL-UNNAMED",
         "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
         "-cp",
         f"{LAUNCHER / 'bunnybook-neo4j.jar'}:{LAUNCHER / 'lib'}/*",
         "dev.bunnybook.neo4j.Launcher",
-        str(NEO4J_HOME),
+        str(home),
         "127.0.0.1",
-        str(NEO4J_PORT),
-        str(NEO4J_PIDFILE),
+        str(port),
+        str(pidfile),
     ]
-    with NEO4J_LOG.open("w") as log:
+    with logfile.open("w") as log:
         process = subprocess.Popen(
             command,
             stdout=log,
@@ -107,11 +118,11 @@ def start_bench_neo4j() -> int:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"bench Neo4j exited; see {NEO4J_LOG}")
-        if "neo4j ready" in NEO4J_LOG.read_text() and _port_open(NEO4J_PORT):
+            raise RuntimeError(f"bench Neo4j exited; see {logfile}")
+        if "neo4j ready" in logfile.read_text() and _port_open(port):
             return process.pid
         time.sleep(0.5)
-    raise RuntimeError(f"bench Neo4j did not start; see {NEO4J_LOG}")
+    raise RuntimeError(f"bench Neo4j did not start; see {logfile}")
 
 
 def stop_bench_neo4j(pid: int) -> None:
@@ -274,6 +285,18 @@ def _percentiles(samples: list[float]) -> dict:
     }
 
 
+def _interleaved(calls: dict, arguments) -> dict[str, list[float]]:
+    """Time each named call on each argument in turn, the order rotating per argument."""
+    timings: dict[str, list[float]] = {name: [] for name in calls}
+    names = list(calls)
+    for index, argument in enumerate(arguments):
+        for name in names[index % len(names) :] + names[: index % len(names)]:
+            started = time.perf_counter()
+            calls[name](argument)
+            timings[name].append((time.perf_counter() - started) * 1000)
+    return timings
+
+
 def _time_calls(call, arguments) -> list[float]:
     timings = []
     for argument in arguments:
@@ -284,33 +307,50 @@ def _time_calls(call, arguments) -> list[float]:
 
 
 # Depth 3: bunnies three steps away (not me, not a friend), ranked by number of walks
-# me - f1 - f2 - f3, ties by id. Same definition in both languages.
+# me - f1 - f2 - f3, ties by id. Same definition and the same plan in both languages: walks
+# are counted per f2 first (a few thousand rows), then spread to f3 (~125,000 walks), so
+# neither store drags a row per walk through its last steps.
 DEPTH3_SQL = """
 WITH f1 AS (
     SELECT user_b_id AS id FROM social_friendship WHERE user_a_id = %(user_id)s
     UNION ALL SELECT user_a_id FROM social_friendship WHERE user_b_id = %(user_id)s
 ), f2 AS (
-    SELECT x.id FROM (
+    SELECT x.id, COUNT(*) AS walks FROM (
         SELECT fr.user_b_id AS id FROM f1 JOIN social_friendship fr ON fr.user_a_id = f1.id
         UNION ALL SELECT fr.user_a_id FROM f1 JOIN social_friendship fr ON fr.user_b_id = f1.id
     ) x
     WHERE x.id <> %(user_id)s
+    GROUP BY x.id
 ), f3 AS (
-    SELECT fr.user_b_id AS id FROM f2 JOIN social_friendship fr ON fr.user_a_id = f2.id
-    UNION ALL SELECT fr.user_a_id FROM f2 JOIN social_friendship fr ON fr.user_b_id = f2.id
+    SELECT fr.user_b_id AS id, f2.walks FROM f2 JOIN social_friendship fr ON fr.user_a_id = f2.id
+    UNION ALL
+    SELECT fr.user_a_id, f2.walks FROM f2 JOIN social_friendship fr ON fr.user_b_id = f2.id
 )
-SELECT id, COUNT(*) AS paths FROM f3
+SELECT id, SUM(walks) AS paths FROM f3
 WHERE id <> %(user_id)s AND id NOT IN (SELECT id FROM f1)
 GROUP BY id ORDER BY paths DESC, id LIMIT 10
 """
 
+# Friends are told apart as in cypher.SUGGESTIONS: each comes out with a weight that no
+# number of walks can make up for.
 DEPTH3_CYPHER = """
-MATCH (me:Bunny {id: $user_id})-[:FRIEND]-(f1:Bunny)
+MATCH (me:Bunny {id: $user_id})-[:FRIEND]-(f1)
 WITH me, collect(f1) AS ring1
-UNWIND ring1 AS f1
-MATCH (f1)-[:FRIEND]-(f2:Bunny)-[:FRIEND]-(f3:Bunny)
-WHERE f2 <> me AND f3 <> me AND NOT f3 IN ring1
-RETURN f3.id AS id, count(*) AS paths
+CALL (me, ring1) {
+    UNWIND ring1 AS f1
+    MATCH (f1)-[:FRIEND]-(f2)
+    WHERE f2 <> me
+    WITH me, f2, count(*) AS walks
+    MATCH (f2)-[:FRIEND]-(f3)
+    WHERE f3 <> me
+    RETURN f3, walks
+  UNION ALL
+    UNWIND ring1 AS f3
+    RETURN f3, -1000000000000 AS walks
+}
+WITH f3, sum(walks) AS paths
+WHERE paths > 0
+RETURN f3.id AS id, paths
 ORDER BY paths DESC, id ASC
 LIMIT 10
 """
@@ -328,7 +368,7 @@ def child() -> dict:
     from accounts.models import User
     from social.graph import sync
     from social.graph.client import graph_session
-    from social.graph.suggestions import hydrate, neo4j_store, sql_store
+    from social.graph.suggestions import neo4j_store, sql_store, suggestions_for
     from social.models import Friendship
 
     call_command("migrate", verbosity=0)  # post_migrate also creates the Neo4j constraint
@@ -351,23 +391,54 @@ def child() -> dict:
     rng = random.Random(7)
     users = [User(pk=rng.randint(1, BUNNIES)) for _ in range(USERS)]
     warmup = [User(pk=rng.randint(1, BUNNIES)) for _ in range(100)]
+    stores = (neo4j_store, sql_store)
 
     def end_to_end(store):
-        return lambda viewer: hydrate(viewer, store.suggest(viewer.pk, limit=10), limit=10)
+        """What the feed's panel and /api/suggestions/ run, cache off, on one store: the
+        ranking, then one SQL query for profiles, sample names and exclusions."""
+        return lambda viewer: suggestions_for(viewer, limit=10, use_cache=False, store=store)
 
-    figures: dict = {}
-    for store in (sql_store, neo4j_store, sql_store, neo4j_store):  # warm both, then measure
+    def store_only(store):
+        """The store's own contract call: top 10 with every exclusion applied."""
+        return lambda viewer: store.suggest(viewer.pk, limit=10)
+
+    # Floors, same run: one round trip that does nothing, to each server.
+    def neo4j_round_trip(_):
+        with graph_session() as session:
+            session.run("RETURN 1 AS one").consume()
+
+    def sql_round_trip(_):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+
+    for store in stores:
         _time_calls(end_to_end(store), warmup)
-    for store in (neo4j_store, sql_store):
-        figures[store.name] = {
-            "end_to_end": _percentiles(_time_calls(end_to_end(store), users)),
-            "store_only": _percentiles(
-                _time_calls(lambda viewer, s=store: s.suggest(viewer.pk, limit=10), users)
-            ),
+    floors = {
+        name: _percentiles(samples)
+        for name, samples in _interleaved(
+            {"neo4j": neo4j_round_trip, "sql": sql_round_trip}, users
+        ).items()
+    }
+    # Interleaved per bunny (and twice over), so both stores see the same machine load.
+    timings = _interleaved({store.name: end_to_end(store) for store in stores}, users * 2)
+    store_timings = _interleaved({store.name: store_only(store) for store in stores}, users)
+    figures: dict = {
+        store.name: {
+            "end_to_end": _percentiles(timings[store.name]),
+            "store_only": _percentiles(store_timings[store.name]),
+            "round_trip_floor": floors[store.name],
         }
+        for store in stores
+    }
 
     mismatches = sum(
         neo4j_store.suggest(viewer.pk, limit=10) != sql_store.suggest(viewer.pk, limit=10)
+        for viewer in users
+    )
+    page_mismatches = sum(
+        [s.user.pk for s in end_to_end(neo4j_store)(viewer)]
+        != [s.user.pk for s in end_to_end(sql_store)(viewer)]
         for viewer in users
     )
 
@@ -377,11 +448,11 @@ def child() -> dict:
         top = sql_store.suggest(viewer.pk, limit=1)
         if top:
             pairs.append((viewer.pk, top[0].user_id))
-    mutual: dict = {}
-    for store in (neo4j_store, sql_store, neo4j_store, sql_store):
-        mutual[store.name] = _percentiles(
-            _time_calls(lambda pair, s=store: s.mutual_friend_ids(*pair), pairs)
-        )
+    mutual_timings = _interleaved(
+        {store.name: lambda pair, s=store: s.mutual_friend_ids(*pair) for store in stores},
+        pairs * 2,
+    )
+    mutual = {name: _percentiles(samples) for name, samples in mutual_timings.items()}
     mutual_mismatches = sum(
         neo4j_store.mutual_friend_ids(*pair) != sql_store.mutual_friend_ids(*pair) for pair in pairs
     )
@@ -398,11 +469,11 @@ def child() -> dict:
         with graph_session() as session:
             return [(r["id"], r["paths"]) for r in session.run(DEPTH3_CYPHER, user_id=user_id)]
 
-    _time_calls(neo4j_depth3, depth3_users[:5])
-    _time_calls(sql_depth3, depth3_users[:5])
+    _interleaved({"neo4j": neo4j_depth3, "sql": sql_depth3}, depth3_users[:5])
+    depth3_timings = _interleaved({"neo4j": neo4j_depth3, "sql": sql_depth3}, depth3_users)
     depth3 = {
-        "neo4j": _percentiles(_time_calls(neo4j_depth3, depth3_users)),
-        "sql": _percentiles(_time_calls(sql_depth3, depth3_users)),
+        "neo4j": _percentiles(depth3_timings["neo4j"]),
+        "sql": _percentiles(depth3_timings["sql"]),
         "users": len(depth3_users),
         "same_answers": all(
             neo4j_depth3(u) == [tuple(r) for r in sql_depth3(u)] for u in depth3_users
@@ -410,15 +481,44 @@ def child() -> dict:
     }
 
     neo, sql = figures["neo4j"]["end_to_end"], figures["sql"]["end_to_end"]
+
+    def row(what: str, figure: float, floor: float, floor_label: str) -> list:
+        return [what, f"{figure:.2f} ms", f"{floor:.2f} ms {floor_label}", round(figure / floor, 2)]
+
+    size = f"{BUNNIES // 1000}k"
+    table = [
+        row(f"suggestions {size} neo4j p50 (end to end)", neo["p50"], sql["p50"], "sql"),
+        row(f"suggestions {size} neo4j p99 (end to end)", neo["p99"], sql["p99"], "sql"),
+        row(
+            f"suggestions {size} neo4j store p50",
+            figures["neo4j"]["store_only"]["p50"],
+            floors["neo4j"]["p50"],
+            "RETURN 1",
+        ),
+        row(
+            f"mutual friends {size} neo4j p50",
+            mutual["neo4j"]["p50"],
+            mutual["sql"]["p50"],
+            "sql",
+        ),
+        row(
+            f"friends of friends of friends {size} neo4j p50",
+            depth3["neo4j"]["p50"],
+            depth3["sql"]["p50"],
+            "sql",
+        ),
+    ]
     report.update(
+        table=table,
         users_measured=len(users),
         suggestions_ms=figures,
         suggestions_ratio_neo4j_over_sql={
             "p50": round(neo["p50"] / sql["p50"], 2),
             "p99": round(neo["p99"] / sql["p99"], 2),
         },
-        same_top10=mismatches == 0,
+        same_top10=mismatches == 0 and page_mismatches == 0,
         top10_mismatches=mismatches,
+        top10_mismatches_end_to_end=page_mismatches,
         mutual_friends_ms=mutual,
         mutual_friends_ratio_neo4j_over_sql=round(mutual["neo4j"]["p50"] / mutual["sql"]["p50"], 2),
         mutual_friends_same=mutual_mismatches == 0,

@@ -4,8 +4,11 @@
 return the same candidates in the same order. The graph returns ids and counts only:
 `hydrate` loads profiles and sample names from SQL in one query, keeps the rank, and drops
 anyone blocked, befriended, asked or dismissed meanwhile, so neither a stale graph nor a
-stale cache can ever show one. The Neo4j store is used when configured and its circuit
-breaker is closed; any failure falls back to SQL for that call.
+stale cache can ever show one. Pages therefore let the graph rank without PostgreSQL's
+exclusions (requests, blocks, dismissals), which would cost a round trip before asking it,
+and fetch a margin of candidates instead (see `suggestions_for`). The Neo4j store is used
+when configured and its circuit breaker is closed; any failure falls back to SQL for that
+call.
 """
 
 import logging
@@ -48,10 +51,13 @@ class Candidate:
 class SuggestionStore(Protocol):
     name: str
 
-    def suggest(self, user_id: int, *, limit: int) -> list[Candidate]:
+    def suggest(self, user_id: int, *, limit: int, exclusions: bool = True) -> list[Candidate]:
         """Friends of friends of `user_id` ranked by mutual count desc, then id asc; never
         the bunny, a friend, a pending request either way, a block either way or a
-        bunny dismissed within DISMISS_FOR."""
+        bunny dismissed within DISMISS_FOR. With `exclusions=False` a store may leave in
+        the last three (requests, blocks, dismissals) if they are not in its own data:
+        `hydrate` drops them anyway, and asking PostgreSQL for them first would cost the
+        graph store a round trip."""
         ...
 
     def mutual_friend_ids(self, user_id: int, other_id: int) -> list[int]:
@@ -147,7 +153,8 @@ ORDER BY mine.id
 class SqlStore:
     name = "sql"
 
-    def suggest(self, user_id: int, *, limit: int) -> list[Candidate]:
+    def suggest(self, user_id: int, *, limit: int, exclusions: bool = True) -> list[Candidate]:
+        # Exclusions are always applied: in the same query, they cost nothing extra.
         params = {
             "user_id": user_id,
             "limit": limit,
@@ -202,12 +209,12 @@ class Neo4jStore:
             )
         return records
 
-    def suggest(self, user_id: int, *, limit: int) -> list[Candidate]:
+    def suggest(self, user_id: int, *, limit: int, exclusions: bool = True) -> list[Candidate]:
         # Exclusions live in PostgreSQL only; the graph holds nothing but friendships.
         records = self._records(
             cypher.SUGGESTIONS,
             user_id=user_id,
-            exclude=sorted(excluded_ids(user_id)),
+            exclude=sorted(excluded_ids(user_id)) if exclusions else [],
             limit=limit,
             sample=SAMPLE_SIZE,
         )
@@ -225,8 +232,11 @@ sql_store = SqlStore()
 neo4j_store = Neo4jStore()  # what pages use: the short timeout
 
 
-def _with_fallback(call):
-    """Run `call(store)` on Neo4j when configured, on SQL if that fails or is skipped."""
+def _with_fallback(call, store: SuggestionStore | None = None):
+    """Run `call(store)` on Neo4j when configured, on SQL if that fails or is skipped; or
+    on the given `store` (benchmarks compare them on the same path)."""
+    if store is not None:
+        return call(store)
     if graph_enabled():
         try:
             return call(neo4j_store)
@@ -276,14 +286,24 @@ def forget_suggestions_on_commit(user_ids: Iterable[int]) -> None:
     transaction.on_commit(lambda: forget_suggestions(ids), robust=True)
 
 
-def candidates_for(user_id: int, *, limit: int = 10, use_cache: bool = True) -> list[Candidate]:
-    """Ranked candidates for the bunny: from the cache, else the store (cached after)."""
+def candidates_for(
+    user_id: int,
+    *,
+    limit: int = 10,
+    use_cache: bool = True,
+    store: SuggestionStore | None = None,
+) -> list[Candidate]:
+    """Ranked candidates for the bunny: from the cache, else the store (cached after). They
+    may still name bunnies with a pending request, a block or a dismissal (see
+    SuggestionStore.suggest): `hydrate` drops those."""
     limit = max(1, min(limit, MAX_LIMIT))
     fetch = _fetch_size(limit)
     key = _cache_key(user_id, fetch)
     if use_cache and (cached := _cache_get(key)) is not None:
         return [Candidate(uid, count, tuple(sample)) for uid, count, sample in cached]
-    candidates = _with_fallback(lambda store: store.suggest(user_id, limit=fetch))
+    candidates = _with_fallback(
+        lambda store: store.suggest(user_id, limit=fetch, exclusions=False), store
+    )
     if use_cache:
         _cache_set(key, [(c.user_id, c.mutual_count, list(c.sample_ids)) for c in candidates])
     return candidates
@@ -373,10 +393,19 @@ def _profiles_with_relation(viewer: User, ids: Iterable[int]) -> list[tuple[User
 
 
 def hydrate(viewer: User, candidates: Sequence[Candidate], *, limit: int) -> list[Suggestion]:
-    """Profiles and sample names in one query, rank kept, ruled-out bunnies dropped."""
+    """Profiles and sample names in one query, rank kept, ruled-out bunnies dropped. The
+    first `limit` candidates are read first; the margin behind them only when some of
+    those were ruled out (a second query)."""
+    suggestions: list[Suggestion] = []
+    for window in (candidates[:limit], candidates[limit:]):
+        if not window or len(suggestions) == limit:
+            break
+        suggestions += _hydrate_window(viewer, window, limit=limit - len(suggestions))
+    return suggestions
+
+
+def _hydrate_window(viewer: User, candidates: Sequence[Candidate], *, limit: int):
     ids = {c.user_id for c in candidates} | {i for c in candidates for i in c.sample_ids}
-    if not ids:
-        return []
     profiles = _profiles_with_relation(viewer, ids)
     by_id = {bunny.pk: bunny for bunny, _ in profiles}
     ruled_out = {bunny.pk for bunny, excluded in profiles if excluded} | {viewer.pk}
@@ -401,13 +430,27 @@ def new_bunnies_for(viewer: User, *, limit: int = 10) -> list[Suggestion]:
     return [Suggestion(_profile(row)) for row in rows]
 
 
-def suggestions_for(viewer: User, *, limit: int = 10, use_cache: bool = True) -> list[Suggestion]:
+def suggestions_for(
+    viewer: User,
+    *,
+    limit: int = 10,
+    use_cache: bool = True,
+    store: SuggestionStore | None = None,
+) -> list[Suggestion]:
     """Top suggestions for the viewer, each with `mutual_count` and up to three mutual
     friends; when there are none (a bunny without friends), recently joined bunnies
-    instead, recognisable by `reason == "new_bunny"`."""
+    instead, recognisable by `reason == "new_bunny"`. `store` forces one store (benchmarks);
+    by default Neo4j with the SQL fallback."""
     limit = max(1, min(limit, MAX_LIMIT))
-    candidates = candidates_for(viewer.pk, limit=limit, use_cache=use_cache)
+    candidates = candidates_for(viewer.pk, limit=limit, use_cache=use_cache, store=store)
     suggestions = hydrate(viewer, candidates, limit=limit)
+    if len(suggestions) < limit and len(candidates) >= _fetch_size(limit):
+        # Ruled-out bunnies used up the whole margin and more may rank below: ask again
+        # with the exclusions applied by the store. Rare: the margin is `limit` again.
+        candidates = _with_fallback(
+            lambda store: store.suggest(viewer.pk, limit=_fetch_size(limit)), store
+        )
+        suggestions = hydrate(viewer, candidates, limit=limit)
     return suggestions or new_bunnies_for(viewer, limit=limit)
 
 

@@ -14,7 +14,7 @@ from social.graph import services as graph_services
 from social.graph import sync
 from social.graph.models import SuggestionDismissal
 from social.graph.suggestions import neo4j_store as pages_store
-from social.graph.suggestions import sql_store
+from social.graph.suggestions import sql_store, suggestions_for
 from social.graph.tests.conftest import FEED_WITH_PANEL_QUERY_BOUND
 from social.graph.tests.conftest import patient_neo4j_store as neo4j_store
 from social.models import Friendship
@@ -161,6 +161,22 @@ def test_the_api_serves_what_the_graph_ranks_once_the_outbox_is_drained(
         ("fay", 2, ["bob", "dan"]),
         ("gus", 1, ["dan"]),
     ]
+
+
+def test_exclusions_that_fill_the_whole_margin_do_not_crowd_out_a_suggestion(store, ann, bob):
+    """Pages let the graph rank without PostgreSQL's exclusions (hydration drops those);
+    when they take every candidate fetched, the store is asked again with them applied."""
+    others = [make_bunny(f"c{n:02d}") for n in range(21)]
+    make_friends(ann, bob)
+    for other in others:
+        make_friends(bob, other)
+    for other in others[:20]:  # the 20 best ranked (smallest ids): asked already
+        services.send_friend_request(sender=ann, to=other)
+    store.sync()
+
+    picked = suggestions_for(ann, limit=1, use_cache=False, store=store.store)
+
+    assert [suggestion.user for suggestion in picked] == [others[20]]
 
 
 def test_pages_and_the_api_read_suggestions_and_mutual_friends_from_neo4j(

@@ -2,6 +2,7 @@
 never dropped; and the rebuild, check and setup commands."""
 
 import threading
+import time
 
 import pytest
 from django.core.management import call_command
@@ -167,6 +168,28 @@ def test_a_drainer_leaves_a_pair_whose_earlier_row_another_drainer_holds(clean_g
     assert our_edges() == {(ann.pk, cid.pk)}
     assert sync.drain_all(use_breaker=False) == 2
     assert our_edges() == {(ann.pk, cid.pk)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_is_woken_by_a_commit_not_by_its_next_poll(clean_graph):
+    ann, bob = make_bunny("ann"), make_bunny("bob")
+    bell = sync.OutboxBell()
+    assert bell.listen() is not None
+
+    def befriend_elsewhere():
+        try:
+            make_friends(ann, bob)  # commits on this thread's own connection
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=befriend_elsewhere)
+    thread.start()
+    thread.join()
+    started = time.monotonic()
+    bell.wait(600)
+
+    # Woken by the commit's NOTIFY (kept while nobody waited), not by the 600 s poll.
+    assert time.monotonic() - started < 300
 
 
 def test_without_neo4j_configured_no_outbox_is_written(settings, ann, bob):
