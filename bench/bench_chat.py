@@ -4,13 +4,18 @@ against a floor (bench/relay.py: the `websockets` package + Redis pub/sub, same 
 For 200 and 1,000 connected bunnies (pairs of friends, one conversation each) and 200 and
 500 messages per second, it sends `chat.send` frames at a steady rate for a few seconds and
 measures sender-to-recipient latency (p50/p99/max), delivered messages per second, errors,
-lost and duplicated messages, and the server's idle memory per connected socket. daphne runs
-once per channel layer (CHANNEL_LAYER=core and =pubsub) so the layer choice in settings.py
-rests on numbers. Everything lives in its own database (`bunnybook_chatbench`) and Redis
+lost and duplicated messages, the server's CPU per delivered message, and its idle memory
+per connected socket. daphne runs once per channel layer (CHANNEL_LAYER=pubsub and =core)
+so the layer choice in settings.py rests on numbers; uvicorn (if installed) can be measured
+beside it. Everything lives in its own database (`bunnybook_chatbench`) and Redis
 databases, so dev and test data are never touched.
 
 Knobs (environment): BENCH_CHAT_SOCKETS ("200,1000"), BENCH_CHAT_RATES ("200,500"),
-BENCH_CHAT_SECONDS (6), BENCH_CHAT_LAYERS ("core,pubsub").
+BENCH_CHAT_SECONDS (6), BENCH_CHAT_LAYERS ("pubsub,core"), BENCH_CHAT_SERVERS ("daphne";
+"daphne,uvicorn" to compare the serving setup), BENCH_CHAT_PROCESSES (1: server processes,
+sockets spread over them), BENCH_CHAT_WINDOWS (3: each rate is sent in this many windows,
+the systems taking turns, all of them up at once, so that the noise of a shared machine
+falls on the floor and on us alike).
 """
 
 import asyncio
@@ -31,7 +36,12 @@ BENCH_DB = os.environ.get("BENCH_CHAT_DATABASE", "bunnybook_chatbench")
 SOCKETS = [int(n) for n in os.environ.get("BENCH_CHAT_SOCKETS", "200,1000").split(",")]
 RATES = [int(n) for n in os.environ.get("BENCH_CHAT_RATES", "200,500").split(",")]
 SECONDS = float(os.environ.get("BENCH_CHAT_SECONDS", "6"))
-LAYERS = os.environ.get("BENCH_CHAT_LAYERS", "core,pubsub").split(",")
+LAYERS = os.environ.get("BENCH_CHAT_LAYERS", "pubsub,core").split(",")
+SERVERS = os.environ.get("BENCH_CHAT_SERVERS", "daphne").split(",")
+# Server processes per system (sockets spread over them, as a router would).
+PROCESSES = int(os.environ.get("BENCH_CHAT_PROCESSES", "1"))
+# Each rate's seconds are sent in this many windows, the systems taking turns.
+WINDOWS = int(os.environ.get("BENCH_CHAT_WINDOWS", "3"))
 TARGETS = {"p50_over_floor_max": 2.0, "p99_over_floor_max": 3.0, "errors": 0, "lost": 0}
 
 
@@ -43,6 +53,12 @@ def _free_port() -> int:
 
 def _with_db(url: str, index: int) -> str:
     return f"{url.rsplit('/', 1)[0]}/{index}"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_kb(pid: int) -> int:
@@ -122,8 +138,8 @@ def _seed(count: int):
 class Load:
     """N sockets, a steady stream of sends, latency at the recipient."""
 
-    def __init__(self, url: str, kind: str, pairs, tokens):
-        self.url, self.kind, self.pairs, self.tokens = url, kind, pairs, tokens
+    def __init__(self, urls: list[str], kind: str, pairs, tokens):
+        self.urls, self.kind, self.pairs, self.tokens = urls, kind, pairs, tokens
         self.sockets: dict[int, object] = {}
         self.latencies: list[float] = []
         self.received: dict[str, int] = {}
@@ -132,6 +148,8 @@ class Load:
         self.skipped = 0
         self.last_received = 0.0
         self.readers: list[asyncio.Task] = []
+        self.serial = 0  # numbers every message this load sends, across windows
+        self.expected = 0  # messages sent since `received` was last emptied
 
     async def _open(self, user_id: int, gate: asyncio.Semaphore):
         try:
@@ -143,9 +161,10 @@ class Load:
         import websockets
 
         async with gate:
-            path = "/ws/api/" if self.kind == "daphne" else "/"
-            ws = await websockets.connect(self.url + path, max_queue=None, open_timeout=60)
-            if self.kind == "daphne":
+            path = "/" if self.kind == "floor" else "/ws/api/"
+            url = self.urls[user_id % len(self.urls)]
+            ws = await websockets.connect(url + path, max_queue=None, open_timeout=60)
+            if self.kind != "floor":
                 await ws.send(json.dumps({"type": "auth", "token": self.tokens[user_id]}))
                 while json.loads(await ws.recv())["type"] != "ready":
                     pass
@@ -170,7 +189,7 @@ class Load:
                 if event.get("type") != "chat.message":
                     continue
                 message = event["message"]
-                sender = message["sender"]["id"] if self.kind == "daphne" else message["from"]
+                sender = message["from"] if self.kind == "floor" else message["sender"]["id"]
                 if sender == user_id:
                     continue  # the sender's own copy
                 key, sent_at = message["body"].split("|")
@@ -189,6 +208,7 @@ class Load:
         """Returns how many were sent and the seconds from the first send to the last
         delivery (so a backlog lowers the rate)."""
         total = int(rate * seconds)
+        skipped_before = self.skipped
         start = time.monotonic()
         started_at = time.time()
         for n in range(total):
@@ -203,18 +223,20 @@ class Load:
                 if sender not in self.sockets or recipient not in self.sockets:
                     self.skipped += 1
                     continue
+            self.serial += 1
             frame = {
                 "type": "chat.send",
                 "conversation_id": conversation_id,
-                "body": f"{n}|{time.time():.6f}",
+                "body": f"{self.serial}|{time.time():.6f}",
                 "client_id": str(uuid.uuid4()),
                 "to": recipient,
                 "from": sender,
             }
             await self.sockets[sender].send(json.dumps(frame))
         sent_for = time.monotonic() - start
+        self.expected += total - (self.skipped - skipped_before)
         deadline = time.monotonic() + 15
-        while len(self.received) < total - self.skipped and time.monotonic() < deadline:
+        while len(self.received) < self.expected and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         return total, max(sent_for, self.last_received - started_at)
 
@@ -224,9 +246,10 @@ class Load:
         await asyncio.gather(*(ws.close() for ws in self.sockets.values()), return_exceptions=True)
 
 
-def _figures(load: Load, total: int, sent_for: float) -> dict:
+def _figures(load: Load, total: int, sent_for: float, cpu_seconds: float) -> dict:
     lat = sorted(load.latencies)
     return {
+        "server_cpu_ms_per_msg": round(cpu_seconds * 1000 / max(1, len(load.received)), 2),
         "sent": total - load.skipped,
         "delivered": len(load.received),
         "lost": total - load.skipped - len(load.received),
@@ -242,7 +265,19 @@ def _figures(load: Load, total: int, sent_for: float) -> dict:
 
 def _start_server(kind: str, layer: str, env: dict):
     port = _free_port()
-    if kind == "daphne":
+    if kind == "uvicorn":
+        uvicorn = Path(sys.executable).with_name("uvicorn")
+        command = [str(uvicorn), "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets"]
+        command += ["--log-level", "warning", "--no-access-log", "bunnybook.asgi:application"]
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**env, "CHANNEL_LAYER": layer},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_http(f"http://127.0.0.1:{port}/healthz/", process)
+    elif kind == "daphne":
         daphne = Path(sys.executable).with_name("daphne")
         command = [str(daphne), "-b", "127.0.0.1", "-p", str(port), "bunnybook.asgi:application"]
         process = subprocess.Popen(
@@ -264,32 +299,87 @@ def _log(*parts) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
 
-async def _one_system(kind: str, layer: str, env: dict, pairs, tokens) -> dict:
-    process, url = _start_server(kind, layer, env)
-    _log("started", kind, layer, url)
-    try:
-        idle_before = _rss_kb(process.pid)
-        load = Load(url, kind, pairs, tokens)
+class System:
+    """One server setup (the floor, or our server on a layer) with its load, up and
+    connected; `window` sends at a rate for a while and adds to the figures of that rate."""
+
+    def __init__(self, kind: str, layer: str, processes: list, load: Load, idle_kb: float):
+        self.name = "floor" if kind == "floor" else f"{kind}_{layer}"
+        self.processes, self.load = processes, load
+        self.idle = {"processes": len(processes), "idle_kb_per_socket": idle_kb}
+        self.reset()
+
+    @classmethod
+    async def up(cls, kind: str, layer: str, env: dict, pairs, tokens) -> "System":
+        count = 1 if kind == "floor" else PROCESSES
+        started = [_start_server(kind, layer, env) for _ in range(count)]
+        processes = [process for process, _ in started]
+        _log("started", kind, layer, [url for _, url in started])
+        before = sum(_rss_kb(process.pid) for process in processes)
+        load = Load([url for _, url in started], kind, pairs, tokens)
+        system = cls(kind, layer, processes, load, 0.0)
         await load.connect()
         _log("connected", len(load.sockets))
         await asyncio.sleep(2)
-        idle_after = _rss_kb(process.pid)
-        result = {"idle_kb_per_socket": round((idle_after - idle_before) / len(load.sockets), 1)}
+        after = sum(_rss_kb(process.pid) for process in processes)
+        system.idle["idle_kb_per_socket"] = round((after - before) / max(1, len(load.sockets)), 1)
+        return system
+
+    def cpu_seconds(self) -> float:
+        return sum(_cpu_seconds(process.pid) for process in self.processes)
+
+    def reset(self) -> None:
+        self.load.latencies, self.load.received, self.load.errors, self.load.skipped = [], {}, 0, 0
+        self.load.expected = 0
+        self.total, self.sent_for, self.cpu = 0, 0.0, 0.0
+
+    async def window(self, rate: int, seconds: float) -> None:
+        cpu_before = self.cpu_seconds()
+        total, sent_for = await self.load.send(rate, seconds)
+        self.cpu += self.cpu_seconds() - cpu_before
+        self.total += total
+        self.sent_for += sent_for
+
+    def figures(self) -> dict:
+        return _figures(self.load, self.total, self.sent_for, self.cpu)
+
+    async def down(self) -> None:
+        await self.load.close()
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+async def _compare(specs: list[tuple[str, str, list]], env: dict, tokens) -> dict:
+    """Every system up and connected at once; each rate is sent in WINDOWS short windows,
+    the systems taking turns, so that a busy moment of this shared machine falls on all of
+    them alike and the ratios compare like with like. Each of our servers gets bunnies of
+    its own (`specs`: kind, layer, pairs): a bunny connected to two of them would be one
+    bunny with two devices, and rightly hear of the other's messages."""
+    systems: list[System] = []
+    try:
+        for kind, layer, pairs in specs:
+            systems.append(await System.up(kind, layer, env, pairs, tokens))
+        results = {system.name: dict(system.idle) for system in systems}
         for rate in RATES:
-            load.latencies, load.received, load.errors, load.skipped = [], {}, 0, 0
-            total, sent_for = await load.send(rate, SECONDS)
-            result[f"{rate}_per_s"] = _figures(load, total, sent_for)
-            _log(kind, layer, rate, result[f"{rate}_per_s"])
-            await asyncio.sleep(1)
-        await load.close()
-        return result
+            for system in systems:
+                system.reset()
+            for turn in range(WINDOWS):
+                for system in systems if turn % 2 == 0 else systems[::-1]:
+                    await system.window(rate, SECONDS / WINDOWS)
+                    await asyncio.sleep(0.5)
+            for system in systems:
+                results[system.name][f"{rate}_per_s"] = system.figures()
+                _log(system.name, rate, results[system.name][f"{rate}_per_s"])
+        return results
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        for system in systems:
+            await system.down()
 
 
 def child() -> dict:
@@ -302,21 +392,27 @@ def child() -> dict:
     env = dict(os.environ)
     report = {"seconds_per_rate": SECONDS, "targets": TARGETS}
     for count in SOCKETS:
-        pairs, tokens = _seed(count)
-        figures = {"floor": asyncio.run(_one_system("floor", "", env, pairs, tokens))}
-        for layer in LAYERS:
-            figures[f"daphne_{layer}"] = asyncio.run(
-                _one_system("daphne", layer, env, pairs, tokens)
-            )
-        for layer in LAYERS:
+        systems = [(server, layer) for server in SERVERS for layer in LAYERS]
+        if "uvicorn" in SERVERS and not Path(sys.executable).with_name("uvicorn").exists():
+            systems = [(server, layer) for server, layer in systems if server != "uvicorn"]
+        pairs, tokens = _seed(count * len(systems))
+        per_system = [pairs[n * count // 2 : (n + 1) * count // 2] for n in range(len(systems))]
+        specs = [("floor", "", per_system[0])]
+        specs += [(*system, mine) for system, mine in zip(systems, per_system, strict=True)]
+        figures = asyncio.run(_compare(specs, env, tokens))
+        for server, layer in systems:
             for rate in RATES:
                 ours, floor = (
-                    figures[f"daphne_{layer}"][f"{rate}_per_s"],
+                    figures[f"{server}_{layer}"][f"{rate}_per_s"],
                     figures["floor"][f"{rate}_per_s"],
                 )
                 if ours["p50_ms"] and floor["p50_ms"]:
                     ours["p50_over_floor"] = round(ours["p50_ms"] / floor["p50_ms"], 2)
                     ours["p99_over_floor"] = round(ours["p99_ms"] / floor["p99_ms"], 2)
+                if floor["server_cpu_ms_per_msg"]:
+                    ours["cpu_over_floor"] = round(
+                        ours["server_cpu_ms_per_msg"] / floor["server_cpu_ms_per_msg"], 2
+                    )
         report[f"{count}_sockets"] = figures
     return report
 
@@ -324,15 +420,15 @@ def child() -> dict:
 # --- Parent: a private database, then the child -------------------------------------------
 
 
-def _ensure_database(url: str) -> str:
+def _ensure_database(url: str, name: str = BENCH_DB) -> str:
     import psycopg
 
     base, _, _ = url.rpartition("/")
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    return f"{base}/{BENCH_DB}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
 
 
 def run() -> dict:

@@ -1,6 +1,8 @@
-"""The floor for bench_chat: a bare websocket relay (the `websockets` package) over Redis
-pub/sub doing the same fan-out as the chat (to the sender's and the recipient's sockets),
-with no database, no auth and no rendering. Run: python bench/relay.py PORT REDIS_URL
+"""The floor for bench_chat and bench_presence: a bare websocket relay (the `websockets`
+package) over Redis pub/sub doing the same fan-out as the chat (to the sender's and the
+recipient's sockets), or as a presence or typing event (a `fanout` frame: the event to every
+bunny in `to`, published in one pipelined round trip), with no database, no auth and no
+rendering. Run: python bench/relay.py PORT REDIS_URL
 """
 
 import asyncio
@@ -44,6 +46,12 @@ async def main(port: int, redis_url: str) -> None:
                     event = json.dumps({"type": "chat.message", "message": frame})
                     for user in (auth["user"], frame["to"]):
                         await client.publish(f"relay.user.{user}", event)
+                elif frame.get("type") == "fanout":
+                    event = json.dumps(frame["event"])
+                    async with client.pipeline(transaction=False) as pipe:
+                        for user in frame["to"]:
+                            pipe.publish(f"relay.user.{user}", event)
+                        await pipe.execute()
         finally:
             sockets[channel].discard(socket)
 

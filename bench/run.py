@@ -28,7 +28,7 @@ SMALL_SIZES = {
     "BENCH_CHAT_SOCKETS": "200",
     "BENCH_CHAT_RATES": "200",
     "BENCH_CHAT_SECONDS": "3",
-    "BENCH_CHAT_LAYERS": "core",
+    "BENCH_CHAT_LAYERS": "pubsub",
 }
 
 

@@ -12,38 +12,41 @@ import asyncio
 import json
 import logging
 
-from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
-from django.utils import timezone
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
 from accounts.authentication import BunnyJWTAuthentication
 from bunnybook.errors import Conflict
-from bunnybook.events import session_group, user_group
+from bunnybook.events import deliver_after, session_group, user_group
 from chat import live, presence, selectors, services
-from chat.models import UserEvent
+from chat.models import UserEvent, UserEventCounter
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_ENDED = 4003
-# A live event not seen this long after it was stored was lost on the way (layer down or
-# flushed, channel over capacity): the heartbeat then replays it from the database.
-CATCH_UP_AFTER = 2.0
 
 
 def in_db_pool(function):
     """Database work of one frame, run in the thread pool rather than Channels' single
     database thread, so sockets' writes overlap instead of queueing behind each other
     (measured in bench/bench_chat.py). Each pool thread keeps its own connection, closed
-    when stale like database_sync_to_async's."""
-    return DatabaseSyncToAsync(function, thread_sensitive=False)
+    when stale like database_sync_to_async's. What the work publishes goes to the channel
+    layer from this loop once it returns, in one batch (bunnybook.events.deliver_after)."""
+    run = DatabaseSyncToAsync(function, thread_sensitive=False)
+
+    async def call(*args, collected: list | None = None, **kwargs):
+        return await deliver_after(lambda: run(*args, **kwargs), collected)
+
+    return call
 
 
 class FrameError(Exception):
@@ -106,10 +109,10 @@ def _missed_events(user_id: int, after: int, upto: int | None = None) -> list[di
     return _events(user_id, after, upto, limit=settings.WS_RESUME_LIMIT)
 
 
-@database_sync_to_async
-def _lost_in_transit(user_id: int, after: int) -> bool:
-    old = timezone.now() - timezone.timedelta(seconds=CATCH_UP_AFTER)
-    return UserEvent.objects.filter(user_id=user_id, seq__gt=after, created_at__lt=old).exists()
+def _latest_seqs(user_ids: list[int]) -> dict[int, int]:
+    return dict(
+        UserEventCounter.objects.filter(user_id__in=user_ids).values_list("user_id", "last_seq")
+    )
 
 
 @database_sync_to_async
@@ -147,6 +150,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.held: list[dict] | None = None
         self._order = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
+        # The bunny's latest seq as the previous heartbeat saw it (see catch_up).
+        self._seen_at_last_beat = 0
 
     # Subclasses: how to treat a socket without a session, and how to send an event.
     async def unauthenticated(self):
@@ -163,9 +168,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
-        finally:  # crashed or cancelled too: the heartbeat must not outlive the socket
+        finally:  # crashed or cancelled too: no task outlives the socket, nor its presence
             for task in list(self._tasks):
                 task.cancel()
+            if self.user is not None:
+                await self._forget_presence()
 
     async def connect(self):
         await self.accept()
@@ -185,11 +192,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.held = []
         await self._join_groups()
         self._spawn(self._release_after_grace())
-        self._spawn(self._heartbeat())
-        if await sync_to_async(presence.socket_alive, thread_sensitive=False)(
-            user.pk, self.channel_name
-        ):
-            await database_sync_to_async(services.announce_presence)(user_id=user.pk, online=True)
+        # This server's heartbeat keeps her presence alive from now on (chat.presence).
+        await presence.local_server().opened(user.pk, self.channel_name, member=self)
         await self.ready()
 
     async def websocket_disconnect(self, message):
@@ -201,16 +205,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
                     await self.channel_layer.group_discard(group, self.channel_name)
             except Exception:  # noqa: BLE001 - a dead layer forgets the group by itself
                 logger.warning("group_discard failed for %s", self.channel_name)
-            if await sync_to_async(presence.socket_gone, thread_sensitive=False)(
-                self.user.pk, self.channel_name
-            ):
-                try:
-                    await database_sync_to_async(services.announce_presence)(
-                        user_id=self.user.pk, online=False
-                    )
-                except Exception:  # noqa: BLE001
-                    logger.warning("presence of %s not announced", self.user.pk)
+            await self._forget_presence()
         raise StopConsumer
+
+    async def _forget_presence(self):
+        try:
+            await presence.local_server().closed(self.user.pk, self.channel_name)
+        except Exception:  # the heartbeat heals what this missed
+            logger.warning("presence of %s not updated", self.user.pk, exc_info=True)
 
     async def _join_groups(self):
         for group in filter(None, (self.group, self.session_group)):
@@ -226,44 +228,32 @@ class LiveConsumer(AsyncWebsocketConsumer):
         async with self._order:
             await self._release_held()
 
-    async def _heartbeat(self):
-        while True:
-            await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
-            try:
-                await self._beat()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("heartbeat of %s failed", self.channel_name, exc_info=True)
-
-    async def _beat(self):
-        user_id = self.user.pk
-        try:
-            # Re-joining is idempotent and heals a flushed or restarted layer.
-            await self._join_groups()
-        except Exception:  # noqa: BLE001
-            logger.warning("channel layer unavailable for %s", self.channel_name)
-        if await sync_to_async(presence.socket_alive, thread_sensitive=False)(
-            user_id, self.channel_name
-        ):
-            await database_sync_to_async(services.announce_presence)(user_id=user_id, online=True)
-        for lapsed_id in await sync_to_async(presence.sweep_lapsed, thread_sensitive=False)():
-            await database_sync_to_async(services.announce_presence)(
-                user_id=lapsed_id, online=False
-            )
-        if self.held is None and await _lost_in_transit(user_id, self.last_seq):
-            async with self._order:
-                for event in await _missed_events(user_id, self.last_seq):
-                    await self._send_sequenced(event)
+    async def catch_up(self, latest_seq: int):
+        """Called on every heartbeat with the bunny's latest stored seq: events that were
+        stored before the previous beat and still have not reached this socket were lost on
+        the way (layer down or flushed, channel over capacity); replay them from the
+        database."""
+        if self.held is not None:
+            return
+        lost_upto, self._seen_at_last_beat = self._seen_at_last_beat, latest_seq
+        if self.last_seq >= lost_upto:
+            return
+        async with self._order:
+            for event in await _missed_events(self.user.pk, self.last_seq, lost_upto):
+                await self._send_sequenced(event)
 
     # --- events from the channel layer
 
     async def dispatch(self, message):
+        # Never Channels' aclose_old_connections() first (a hop to the database thread for
+        # every frame and event): every database call of ours (database_sync_to_async,
+        # in_db_pool) closes stale connections itself, in the thread that owns them.
         kind = message.get("type", "")
         if kind.startswith("websocket."):
-            return await super().dispatch(message)
-        # No aclose_old_connections() here: events need no database, and every
-        # database_sync_to_async call closes stale connections itself.
+            handler = getattr(self, get_handler_name(message), None)
+            if handler is None:
+                return await super().dispatch(message)
+            return await handler(message)
         if kind == "live.close":
             await self.close(code=CLOSE_ENDED)
             return None
@@ -367,9 +357,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             raise FrameError("unavailable", "Briefly unavailable; send it again soon.") from exc
 
     async def frame_ping(self, frame):
-        await sync_to_async(presence.socket_alive, thread_sensitive=False)(
-            self.user.pk, self.channel_name
-        )
+        # Presence needs nothing from a ping: this server's heartbeat keeps the socket alive.
         await self.emit({"type": "pong"})
 
     async def frame_resume(self, frame):
@@ -386,23 +374,44 @@ class LiveConsumer(AsyncWebsocketConsumer):
                     await self.emit(event)
             await self._release_held()
 
+    async def _frame_work(self, function, **kwargs):
+        """A frame's database work (in_db_pool). What it publishes to this bunny also goes
+        to this socket at once, in seq order: the socket that asked hears the outcome before
+        its next frame's answer; the copy coming back through the layer is then a duplicate
+        and dropped by seq."""
+        collected = []
+        try:
+            return await in_db_pool(function)(collected=collected, **kwargs)
+        finally:
+            own = [event for group, event in collected if group == self.group and "seq" in event]
+            if own:
+                async with self._order:
+                    if self.held is None:
+                        for event in sorted(own, key=lambda event: event["seq"]):
+                            await self._send_sequenced(event)
+
     async def frame_chat_send(self, frame):
-        message, created = await in_db_pool(services.send_message)(
+        message, created = await self._frame_work(
+            services.send_message,
             sender=self.user,
             conversation_id=_int_field(frame, "conversation_id"),
             body=_str_field(frame, "body"),
             client_id=_str_field(frame, "client_id"),
+            sender_online=True,  # this socket keeps her online
         )
         if not created:  # a retry: answer with the first copy, store nothing
             await self.emit(await _duplicate_answer(message, self.user))
 
     async def frame_chat_typing(self, frame):
-        await in_db_pool(services.relay_typing)(
-            user_id=self.user.pk, conversation_id=_int_field(frame, "conversation_id")
+        await self._frame_work(
+            services.relay_typing,
+            user_id=self.user.pk,
+            conversation_id=_int_field(frame, "conversation_id"),
         )
 
     async def frame_chat_read(self, frame):
-        await in_db_pool(services.mark_read)(
+        await self._frame_work(
+            services.mark_read,
             user=self.user,
             conversation_id=_int_field(frame, "conversation_id"),
             origin=self.channel_name,
@@ -416,6 +425,33 @@ FRAME_HANDLERS = {
     "chat.typing": LiveConsumer.frame_chat_typing,
     "chat.read": LiveConsumer.frame_chat_read,
 }
+
+
+async def _after_beat(members: list[LiveConsumer]) -> None:
+    """Once per heartbeat for all of this server's sockets: re-join groups where a flushed
+    or restarted layer may have lost them, and replay events lost on the way."""
+    live_sockets = [member for member in members if member.user is not None]
+    if not live_sockets:
+        return
+    layer = live_sockets[0].channel_layer
+    if isinstance(layer, RedisChannelLayer):
+        # Its groups are Redis keys, gone with a flush; re-joining is idempotent. (The pub/sub
+        # layer's subscriptions live on its connection, which re-subscribes by itself.)
+        for member in live_sockets:
+            try:
+                await member._join_groups()
+            except Exception:  # noqa: BLE001
+                logger.warning("channel layer unavailable for %s", member.channel_name)
+                break
+    latest = await in_db_pool(_latest_seqs)(sorted({m.user.pk for m in live_sockets}))
+    for member in live_sockets:
+        try:
+            await member.catch_up(latest.get(member.user.pk, 0))
+        except Exception:  # one socket's trouble must not stop the others
+            logger.warning("catch-up of %s failed", member.channel_name, exc_info=True)
+
+
+presence.AFTER_BEAT.append(_after_beat)
 
 
 class ApiConsumer(LiveConsumer):

@@ -121,14 +121,21 @@ def open_conversation_ids(viewer: User, conversations: Iterable[Conversation]) -
     are friends (a block ends the friendship) and the other bunny is active."""
     conversations = list(conversations)
     friend_ids = set(Friendship.objects.friend_ids(viewer.pk))
-    open_ids = set()
-    for conversation in conversations:
-        others = others_in(conversation, viewer)
-        if conversation.kind == ConversationKind.GROUP or all(
-            other.pk in friend_ids and other.is_active for other in others
-        ):
-            open_ids.add(conversation.pk)
-    return open_ids
+    return {
+        conversation.pk
+        for conversation in conversations
+        if conversation_is_open(conversation, others_in(conversation, viewer), friend_ids)
+    }
+
+
+def conversation_is_open(
+    conversation: Conversation, others: Iterable[User], friend_ids: set[int]
+) -> bool:
+    """The rule behind open_conversation_ids, for callers that already know which of the
+    other participants (`others`) are the viewer's friends."""
+    return conversation.kind == ConversationKind.GROUP or all(
+        other.pk in friend_ids and other.is_active for other in others
+    )
 
 
 def is_open_for(viewer: User, conversation: Conversation) -> bool:

@@ -5,26 +5,33 @@ anyone hears of it; live delivery happens after commit. Typing and presence are 
 stored: they go straight to the channel layer, to the bunnies who may see them.
 """
 
+import functools
 import json
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 
+from accounts.api import ProfileSerializer
 from accounts.models import User
 from bunnybook import ratelimit
 from bunnybook.errors import Conflict
 from bunnybook.events import (
+    deliver,
     publish,
     publish_on_commit,
     publish_to_session,
     record_and_publish_on_commit,
+    record_each_and_publish_on_commit,
+    user_group,
 )
 from chat import presence, selectors
 from chat.models import (
@@ -110,6 +117,53 @@ def message_event(message: Message, *, recipient_id: int, states: dict, online: 
     }
 
 
+class _LiveMessageSerializer(MessageSerializer):
+    """MessageSerializer for live events, one instance shared by every message (as a
+    ListSerializer reuses one child): a DRF serializer spends most of its time building its
+    fields, once per instance. Context-free: what depends on the reader (how the sender's
+    profile reads to her: friendship, online) is filled in per recipient."""
+
+    def get_sender(self, message) -> dict:
+        return _shared_serializer(ProfileSerializer).to_representation(message.sender)
+
+
+@functools.cache
+def _shared_serializer(serializer_class):
+    return serializer_class()
+
+
+def _events_for_participants(
+    message: Message, users: list[User], *, sender_online: bool | None = None
+) -> dict:
+    """Each participant's `chat.message` event: the message as the API shows it, with the
+    sender's profile as that participant sees it."""
+    sender = message.sender
+    if sender_online is None:
+        sender_online = sender.pk in presence.online_ids([sender.pk])
+    online = sender_online and not sender.appear_offline
+    payload = _plain(_shared_serializer(_LiveMessageSerializer).to_representation(message))
+    states = {sender.pk: "self"}
+    if message.conversation.kind != ConversationKind.DIRECT:
+        # Strangers may share a group: ask how each sees the sender.
+        for user in users:
+            if user.pk != sender.pk:
+                states[user.pk] = friendship_states(user, [sender.pk])[sender.pk]
+    events = {}
+    for user in users:
+        state = states.get(user.pk, "friends")
+        profile = {
+            **payload["sender"],
+            "friendship": state,
+            "online": online if state in ("self", "friends") else None,
+        }
+        events[user.pk] = {
+            "type": "chat.message",
+            "conversation_id": message.conversation_id,
+            "message": {**payload, "sender": profile},
+        }
+    return events
+
+
 def _first_copy(sender: User, client_id: uuid.UUID, conversation_id: int) -> Message | None:
     first = (
         Message.objects.select_related("sender").filter(sender=sender, client_id=client_id).first()
@@ -119,66 +173,184 @@ def _first_copy(sender: User, client_id: uuid.UUID, conversation_id: int) -> Mes
     return first
 
 
+def _participants(user_id: int, conversation_id: int):
+    """A conversation's participants with their users and the conversation, in one query;
+    each row says whether its bunny is a friend of `user_id` (`is_friend`)."""
+    friends = Friendship.objects.involving(user_id).filter(
+        Q(user_a_id=OuterRef("user_id")) | Q(user_b_id=OuterRef("user_id"))
+    )
+    return (
+        Participant.objects.filter(conversation_id=conversation_id)
+        .select_related("conversation", "user")
+        .annotate(is_friend=Exists(friends))
+        .order_by("user_id")
+    )
+
+
+def _open_for(user_id: int, participants: list[Participant]) -> User:
+    """Her own (fresh) user row, if she may write in the conversation of `participants`:
+    Http404 if she is not in it (or no longer active), PermissionDenied if it is closed."""
+    me = next((p for p in participants if p.user_id == user_id), None)
+    if me is None or not me.user.is_active:
+        raise Http404
+    others = [p for p in participants if p.user_id != user_id]
+    if not selectors.conversation_is_open(
+        me.conversation, [p.user for p in others], {p.user_id for p in others if p.is_friend}
+    ):
+        raise PermissionDenied("This conversation is closed: you are no longer friends.")
+    return me.user
+
+
+# Sending is the hottest write of the site, so its statements are written out once here
+# (parameterised; table names come from the models): the ORM spent ~3 ms of CPU building
+# the locking query alone, more than the database took to run all of them (bench_chat).
+
+
+@functools.cache
+def _send_sql() -> dict[str, str]:
+    tables = {
+        "user": User._meta.db_table,
+        "participant": Participant._meta.db_table,
+        "conversation": Conversation._meta.db_table,
+        "message": Message._meta.db_table,
+        "friendship": Friendship._meta.db_table,
+    }
+    quoted = {name: connection.ops.quote_name(table) for name, table in tables.items()}
+    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
+    return {
+        # The participants as users, with the conversation's kind, whether each is the
+        # sender's friend (a pair is stored lower id first), and where a message of hers
+        # with this client_id went, if she sent one. Locks the conversation row.
+        "participants": """
+            SELECT u.*, c.kind AS conversation_kind,
+                EXISTS (
+                    SELECT 1 FROM {friendship} f
+                    WHERE f.user_a_id = CASE WHEN u.id < %(sender)s THEN u.id ELSE %(sender)s END
+                      AND f.user_b_id = CASE WHEN u.id < %(sender)s THEN %(sender)s ELSE u.id END
+                ) AS is_friend,
+                (SELECT m.conversation_id FROM {message} m
+                 WHERE m.sender_id = %(sender)s AND m.client_id = %(client_id)s
+                 LIMIT 1) AS prior_conversation_id
+            FROM {participant} p
+            JOIN {user} u ON u.id = p.user_id
+            JOIN {conversation} c ON c.id = p.conversation_id
+            WHERE p.conversation_id = %(conversation)s
+            ORDER BY u.id
+        """.format(**quoted)  # noqa: S608 - table names from the models
+        + lock,
+        "insert": """
+            INSERT INTO {message} (conversation_id, sender_id, body, client_id, created_at)
+            VALUES (%(conversation)s, %(sender)s, %(body)s, %(client_id)s, %(created_at)s)
+            RETURNING id
+        """.format(**quoted),  # noqa: S608 - table names from the models
+        "last_message": """
+            UPDATE {conversation} SET last_message_id = %(message)s,
+                last_activity_at = %(created_at)s
+            WHERE id = %(conversation)s
+        """.format(**quoted),  # noqa: S608 - table names from the models
+        # PostgreSQL does both in one round trip.
+        "insert_as_last": """
+            WITH message AS (
+                INSERT INTO {message} (conversation_id, sender_id, body, client_id, created_at)
+                VALUES (%(conversation)s, %(sender)s, %(body)s, %(client_id)s, %(created_at)s)
+                RETURNING id
+            )
+            UPDATE {conversation} SET last_message_id = message.id,
+                last_activity_at = %(created_at)s
+            FROM message WHERE {conversation}.id = %(conversation)s
+            RETURNING message.id
+        """.format(**quoted),  # noqa: S608 - table names from the models
+    }
+
+
+def _db_value(model, field: str, value):
+    return model._meta.get_field(field).get_db_prep_save(value, connection)
+
+
 @transaction.atomic
+def _store_message(
+    *,
+    sender: User,
+    conversation_id: int,
+    body: str,
+    client_id: uuid.UUID,
+    sender_online: bool | None,
+) -> tuple[Message, bool]:
+    # Locking the conversation row writes its messages one at a time: ids grow in commit
+    # order, and a read cursor (an id) never skips a message that commits later.
+    sql = _send_sql()
+    params = {
+        "sender": sender.pk,
+        "conversation": conversation_id,
+        "client_id": _db_value(Message, "client_id", client_id),
+    }
+    users = list(User.objects.raw(sql["participants"], params))
+    if not users:
+        _first_copy(sender, client_id, conversation_id)  # a client_id used elsewhere: Conflict
+        raise Http404
+    if users[0].prior_conversation_id is not None:  # a retry: the first copy, or Conflict
+        return _first_copy(sender, client_id, conversation_id), False
+    conversation = Conversation(pk=conversation_id, kind=users[0].conversation_kind)
+    me = next((user for user in users if user.pk == sender.pk), None)
+    if me is None or not me.is_active:
+        raise Http404
+    others = [user for user in users if user.pk != sender.pk]
+    if not selectors.conversation_is_open(
+        conversation, others, {user.pk for user in others if user.is_friend}
+    ):
+        raise PermissionDenied("This conversation is closed: you are no longer friends.")
+    # Counted here, after the retry check: a resent client_id is never a new message.
+    rate = (settings.CHAT_MESSAGE_RATE, settings.CHAT_RATE_WINDOW)
+    ratelimit.hit("chat_message", f"u{sender.pk}", rate=rate)
+    message = Message(
+        conversation=conversation,
+        sender=me,
+        body=body,
+        client_id=client_id,
+        created_at=timezone.now(),
+    )
+    params["body"] = body
+    params["created_at"] = _db_value(Message, "created_at", message.created_at)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(sql["insert_as_last"], params)
+            (message.pk,) = cursor.fetchone()
+        else:
+            cursor.execute(sql["insert"], params)
+            (message.pk,) = cursor.fetchone()
+            cursor.execute(sql["last_message"], {**params, "message": message.pk})
+    events = _events_for_participants(message, users, sender_online=sender_online)
+    record_each_and_publish_on_commit(events)
+    return message, True
+
+
 def send_message(
-    *, sender: User, conversation_id: int, body: str, client_id
+    *, sender: User, conversation_id: int, body: str, client_id, sender_online: bool | None = None
 ) -> tuple[Message, bool]:
     """Store a message, then tell every participant (the sender's other tabs included).
 
     Returns the message and whether it is new: the same `client_id` again returns the first
     copy and stores nothing. Not a participant: Http404; conversation closed (no longer
-    friends): PermissionDenied; too fast: RateLimited.
+    friends): PermissionDenied; too fast: RateLimited. `sender_online`: whether the sender is
+    connected, if the caller knows (a socket does); else the presence store is asked.
     """
     body = _clean_body(body)
     client_id = _clean_client_id(client_id)
-    first = _first_copy(sender, client_id, conversation_id)
-    if first is not None:
-        return first, False
-    # Messages of one conversation are written one at a time, so ids grow in commit order
-    # and a read cursor (an id) never skips a message that commits later.
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",))
-        .of(sender.pk)
-        .filter(pk=conversation_id)
-        .prefetch_related("participants__user")
-        .first()
-    )
-    if conversation is None:
-        raise Http404
-    if not selectors.is_open_for(sender, conversation):
-        raise PermissionDenied("This conversation is closed: you are no longer friends.")
-    first = _first_copy(sender, client_id, conversation_id)  # a racing retry got here first
-    if first is not None:
-        return first, False
-    # Counted here, after the retry check: a resent client_id is never a new message.
-    rate = (settings.CHAT_MESSAGE_RATE, settings.CHAT_RATE_WINDOW)
-    ratelimit.hit("chat_message", f"u{sender.pk}", rate=rate)
     try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                conversation=conversation, sender=sender, body=body, client_id=client_id
-            )
+        return _store_message(
+            sender=sender,
+            conversation_id=conversation_id,
+            body=body,
+            client_id=client_id,
+            sender_online=sender_online,
+        )
     except IntegrityError:
-        return Message.objects.select_related("sender").get(
-            sender=sender, client_id=client_id
-        ), False
-    conversation.last_message = message
-    conversation.last_activity_at = message.created_at
-    conversation.save(update_fields=["last_message", "last_activity_at"])
-
-    participants = selectors.participant_ids(conversation)
-    visible = not sender.appear_offline
-    online = {message.sender_id: visible and bool(presence.online_ids([sender.pk]))}
-    direct = conversation.kind == ConversationKind.DIRECT
-    for recipient_id in participants:
-        if direct or recipient_id == sender.pk:
-            states = {sender.pk: "friends"}
-        else:
-            states = friendship_states(User(pk=recipient_id), [sender.pk])
-        shown = online if (recipient_id == sender.pk or states[sender.pk] == "friends") else {}
-        event = message_event(message, recipient_id=recipient_id, states=states, online=shown)
-        record_and_publish_on_commit([recipient_id], event)
-    return message, True
+        # A retry racing this one stored the client_id first (its transaction rolled back
+        # whole, so nothing of this one remains): answer with that copy.
+        first = _first_copy(sender, client_id, conversation_id)
+        if first is None:
+            raise
+        return first, False
 
 
 @transaction.atomic
@@ -221,36 +393,24 @@ def mark_read(*, user: User, conversation_id: int, origin: str | None = None) ->
 
 def relay_typing(*, user_id: int, conversation_id: int) -> bool:
     """Tell the other participants that the bunny is typing. Membership and friendship are
-    checked against the database every time; relays are throttled per bunny and
+    checked against the database every time (one query); relays are throttled per bunny and
     conversation; nothing goes out from a bunny who appears offline. Returns whether a
     relay went out."""
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        raise Http404
-    conversation = (
-        Conversation.objects.of(user.pk)
-        .filter(pk=conversation_id)
-        .prefetch_related("participants__user")
-        .first()
-    )
-    if conversation is None:
-        raise Http404
-    if not selectors.is_open_for(user, conversation):
-        raise PermissionDenied("This conversation is closed: you are no longer friends.")
+    participants = list(_participants(user_id, conversation_id))
+    user = _open_for(user_id, participants)
     ratelimit.hit(
         "chat_typing", f"u{user.pk}", rate=(settings.CHAT_TYPING_RATE, settings.CHAT_RATE_WINDOW)
     )
     if user.appear_offline:
         return False
-    throttle_key = f"chat:typing:{user.pk}:{conversation.pk}"
+    throttle_key = f"chat:typing:{user.pk}:{conversation_id}"
     if cache.add(throttle_key, 1, settings.TYPING_THROTTLE) is False:
         return False
-    others = [p.user_id for p in conversation.participants.all() if p.user_id != user.pk]
     publish(
-        others,
+        [p.user_id for p in participants if p.user_id != user.pk],
         {
             "type": "chat.typing",
-            "conversation_id": conversation.pk,
+            "conversation_id": conversation_id,
             "user": user.username,
             "user_id": user.pk,
             "display_name": user.name,
@@ -262,21 +422,57 @@ def relay_typing(*, user_id: int, conversation_id: int) -> bool:
 # --- Presence (ephemeral) --------------------------------------------------------------
 
 
-def _broadcast_presence(user: User, *, online: bool) -> None:
-    friends = presence.online_ids(Friendship.objects.friend_ids(user.pk))
-    publish(
-        friends,
-        {"type": "presence", "user": user.username, "user_id": user.pk, "online": online},
+def _tell_friends(users: list[User], online: dict[int, bool]) -> None:
+    """Send each bunny's `presence` event (online[user.pk]) to her friends who are online:
+    two queries and one presence read for any number of bunnies, then one publish."""
+    if not users:
+        return
+    ids = [user.pk for user in users]
+    friends: dict[int, set[int]] = {user_id: set() for user_id in ids}
+    pairs = Friendship.objects.filter(Q(user_a_id__in=ids) | Q(user_b_id__in=ids)).values_list(
+        "user_a_id", "user_b_id"
+    )
+    for user_a, user_b in pairs:
+        if user_a in friends:
+            friends[user_a].add(user_b)
+        if user_b in friends:
+            friends[user_b].add(user_a)
+    listening = presence.online_ids(set().union(*friends.values()))
+    deliver(
+        [
+            (
+                user_group(friend_id),
+                {
+                    "type": "presence",
+                    "user": user.username,
+                    "user_id": user.pk,
+                    "online": online[user.pk],
+                },
+            )
+            for user in users
+            for friend_id in sorted(friends[user.pk] & listening)
+        ]
     )
 
 
-def announce_presence(*, user_id: int, online: bool) -> None:
-    """A bunny's first socket opened (online) or her last one closed or lapsed: tell her
-    friends who are online. A bunny who appears offline stays silent."""
-    user = User.objects.filter(pk=user_id).first()
-    if user is None or user.appear_offline:
+def announce_presence_changes(*, online: Iterable[int] = (), offline: Iterable[int] = ()) -> None:
+    """Bunnies whose first socket opened (`online`) or whose last one closed or lapsed
+    (`offline`): tell their friends who are online. A bunny who appears offline stays
+    silent."""
+    states = dict.fromkeys(online, True) | dict.fromkeys(offline, False)
+    if not states:
         return
-    _broadcast_presence(user, online=online)
+    users = list(
+        User.objects.filter(pk__in=list(states), appear_offline=False).only("pk", "username")
+    )
+    _tell_friends(users, states)
+
+
+def announce_presence(*, user_id: int, online: bool) -> None:
+    """One bunny's transition (see announce_presence_changes)."""
+    announce_presence_changes(
+        online=[user_id] if online else [], offline=[] if online else [user_id]
+    )
 
 
 def appear_offline_changed(*, user: User) -> None:
@@ -285,7 +481,7 @@ def appear_offline_changed(*, user: User) -> None:
 
     def tell_friends():
         if presence.online_ids([user.pk]):
-            _broadcast_presence(user, online=not user.appear_offline)
+            _tell_friends([user], {user.pk: not user.appear_offline})
 
     transaction.on_commit(tell_friends)
 

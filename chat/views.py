@@ -30,14 +30,21 @@ def _message_page(conversation, before):
     return list(reversed(page.items)), page.next_cursor
 
 
-def _page(request, current, *, form=None, before=None, status=200):
+def _page(request, current, *, form=None, before=None, status=200, fresh=False):
+    """The conversation page. `fresh`: `current` was read before the viewer's unread state
+    changed (opening it marks it read), so it is taken again from the list, read afterwards,
+    or fetched again when the list does not reach it."""
     messages, older = _message_page(current, before)
-    conversations = selectors.decorate(
-        request.user, selectors.conversation_page(request.user).items
-    )
-    [current] = selectors.decorate(request.user, [current])
+    conversations = selectors.conversation_page(request.user).items
+    listed = next((c for c in conversations if c.pk == current.pk), None)
+    if listed is not None:
+        current = listed
+    elif fresh:
+        current = selectors.get_conversation_for(request.user, current.pk)
+    # One batch for the list and the header (each costs friend and presence look-ups).
+    decorated = selectors.decorate(request.user, [*conversations, *([] if listed else [current])])
     context = {
-        "conversations": conversations,
+        "conversations": decorated[: len(conversations)],
         "current": current,
         # Not "messages": that name belongs to django.contrib.messages (base.html's flash).
         "chat_messages": messages,
@@ -71,8 +78,7 @@ def conversation(request, conversation_id: int):
     if not before:
         # Opening a conversation reads it, on every tab.
         services.mark_read(user=request.user, conversation_id=current.pk)
-        current = selectors.get_conversation_for(request.user, conversation_id)
-    return _page(request, current, before=before)
+    return _page(request, current, before=before, fresh=not before)
 
 
 @login_required

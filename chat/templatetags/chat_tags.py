@@ -1,6 +1,7 @@
 """Template helpers for the live socket and chat: the page's starting `seq`, unread totals."""
 
 from django import template
+from django.template.loader import render_to_string
 
 from chat import selectors
 
@@ -31,3 +32,18 @@ def chat_unread_total(context) -> int:
 def chat_badge(context) -> dict:
     """The navigation's unread-messages badge."""
     return {"unread_total": chat_unread_total(context)}
+
+
+@register.simple_tag(takes_context=True)
+def presence_dot_for(context, bunny) -> str:
+    """`bunny`'s online dot for the viewer: shown for her friends and herself, nothing for
+    strangers (who never learn a bunny's presence). Uses the page's `state` (the viewer's
+    friendship with `bunny`, as on a profile). Kept live by the page's socket."""
+    request = context["request"]
+    state = context.get("state")
+    if state not in ("self", "friends"):
+        return ""
+    online = selectors.presence_for(request.user, [bunny], {bunny.pk: state}).get(bunny.pk)
+    return render_to_string(
+        "chat/partials/presence_dot.html", {"bunny_id": bunny.pk, "online": online}
+    )

@@ -50,7 +50,7 @@ def _clean_live_state(settings):
     channel_layers.backends.clear()
     cache.clear()  # rate limits, typing throttles and presence start empty
     presence._store = None
-    presence._last_sweep = 0.0
+    presence._servers.clear()
     if settings.CACHE_URL:
         server = redis.Redis.from_url(settings.CACHE_URL)
         for key in server.scan_iter("presence:*"):

@@ -65,8 +65,12 @@ def browser(server, conversation, sessions):
         launched.close()
 
 
-def open_as(browser, server, session: str, path: str):
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
+DESKTOP = {"width": 1100, "height": 800}
+PHONE = {"width": 360, "height": 740}
+
+
+def open_as(browser, server, session: str, path: str, viewport=DESKTOP):
+    context = browser.new_context(viewport=viewport)
     context.add_cookies([{"name": "sessionid", "value": session, "url": server.url}])
     page = context.new_page()
     page.errors = []
@@ -113,8 +117,11 @@ def test_a_message_typed_by_bob_appears_live_for_ann_with_typing_shown_and_clear
     assert bob_page.errors == []
 
 
-def test_the_badge_and_list_update_live_and_opening_reads(browser, server, conversation, sessions):
-    ann_page = open_as(browser, server, sessions["ann"], "/chat/")
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_badge_and_list_update_live_and_opening_reads(
+    browser, server, conversation, sessions, viewport
+):
+    ann_page = open_as(browser, server, sessions["ann"], "/chat/", viewport)
     bob_page = open_as(browser, server, sessions["bob"], f"/chat/{conversation.pk}/")
     composer = bob_page.locator(f"#composer-body-{conversation.pk}")
     for text in ("one", "two"):
@@ -128,6 +135,22 @@ def test_the_badge_and_list_update_live_and_opening_reads(browser, server, conve
 
     ann_page.locator(f"#conversation-{conversation.pk} a").click()
     expect(ann_page.locator(f"#messages-{conversation.pk} li.message")).to_have_count(2)
+    expect(ann_page.locator("#chat-unread-badge")).to_have_class("badge is-empty")
+    assert ann_page.errors == []
+
+
+def test_on_a_phone_the_open_conversation_is_read_and_the_badge_stays_dark(
+    browser, server, conversation, sessions
+):
+    ann_page = open_as(browser, server, sessions["ann"], f"/chat/{conversation.pk}/", PHONE)
+    bob_page = open_as(browser, server, sessions["bob"], f"/chat/{conversation.pk}/")
+    composer = bob_page.locator(f"#composer-body-{conversation.pk}")
+    composer.fill("Read me on your phone")
+    composer.press("Enter")
+    ann_log = ann_page.locator(f"#messages-{conversation.pk}")
+    expect(ann_log.locator("li.message").last).to_contain_text("Read me", timeout=WAIT_MS)
+    expect(ann_page.locator("#chat-unread-badge")).to_have_class("badge is-empty", timeout=WAIT_MS)
+    ann_page.reload()  # and the server agrees: it was read
     expect(ann_page.locator("#chat-unread-badge")).to_have_class("badge is-empty")
     assert ann_page.errors == []
 

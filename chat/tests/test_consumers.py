@@ -215,14 +215,61 @@ async def test_a_dead_servers_sockets_lapse_and_friends_see_offline(
     settings.PRESENCE_TTL = 1.0
     settings.PRESENCE_HEARTBEAT = 0.25
     ann_socket = await sockets.api(ann)
-    bob_socket = await sockets.api(bob)
+    # Bob's socket lives on another server, which beats once (as it opens) and then dies.
+    assert presence.socket_alive(bob.pk, "bob-channel", "server-that-dies")
+    await database_sync_to_async(services.announce_presence)(user_id=bob.pk, online=True)
     assert (await next_of(ann_socket, "presence"))["online"] is True
 
-    bob_socket.future.cancel()  # the server holding Bob's socket dies: no close, no beats
-
+    # Ann's server beats and sweeps: Bob has no live socket left.
     offline = await next_of(ann_socket, "presence", timeout=3)
     assert (offline["user"], offline["online"]) == ("bob", False)
     assert not presence.online_ids([bob.pk])
+
+
+async def test_a_bunny_with_a_socket_on_a_live_server_outlives_a_dead_one(
+    friends, ann, bob, sockets, settings
+):
+    settings.PRESENCE_TTL = 1.0
+    settings.PRESENCE_HEARTBEAT = 0.25
+    ann_socket = await sockets.api(ann)
+    assert presence.socket_alive(bob.pk, "bob-on-the-dying-server", "server-that-dies")
+    await sockets.api(bob)  # and a second tab, here
+
+    assert await events_of(ann_socket, "presence", wait=1.6) == []  # the dead one lapsed
+    assert presence.online_ids([bob.pk]) == {bob.pk}
+
+
+async def test_a_socket_that_crashes_is_forgotten_at_once(friends, ann, bob, sockets):
+    ann_socket = await sockets.api(ann)
+    bob_socket = await sockets.api(bob)
+    assert (await next_of(ann_socket, "presence"))["online"] is True
+
+    bob_socket.future.cancel()  # the consumer dies without a close; its server lives on
+
+    offline = await next_of(ann_socket, "presence", timeout=2)
+    assert (offline["user"], offline["online"]) == ("bob", False)
+
+
+async def test_a_flushed_presence_store_is_rebuilt_by_the_next_heartbeat(
+    friends, ann, bob, sockets, settings
+):
+    import redis
+
+    if not settings.CACHE_URL:
+        pytest.skip("the in-process store cannot be flushed")
+    settings.PRESENCE_HEARTBEAT = 0.25
+    ann_socket = await sockets.api(ann)
+    await sockets.api(bob)
+    assert (await next_of(ann_socket, "presence"))["online"] is True
+
+    server = redis.Redis.from_url(settings.CACHE_URL)
+    await asyncio.to_thread(lambda: [server.delete(k) for k in server.scan_iter("presence:*")])
+    assert not presence.online_ids([bob.pk])
+
+    # Friends hear Bob is (still) online again, and the store knows it.
+    again = await next_of(ann_socket, "presence", timeout=3)
+    assert (again["user"], again["online"]) == ("bob", True)
+    assert presence.online_ids([ann.pk, bob.pk]) == {ann.pk, bob.pk}
 
 
 async def test_when_a_real_server_dies_friends_see_its_bunnies_offline_soon(
@@ -482,14 +529,11 @@ async def test_messages_sent_while_the_layer_is_down_arrive_through_resume(chat,
 
 
 async def test_a_flushed_layer_heals_and_the_lost_message_still_arrives(
-    chat, ann, bob, sockets, settings, monkeypatch
+    chat, ann, bob, sockets, settings
 ):
     import redis
 
-    from chat import consumers
-
     settings.PRESENCE_HEARTBEAT = 0.25
-    monkeypatch.setattr(consumers, "CATCH_UP_AFTER", 0.3)
     ann_socket = await sockets.api(ann)
     await asyncio.to_thread(redis.Redis.from_url(settings.REDIS_URL).flushdb)  # groups gone
 
@@ -499,6 +543,21 @@ async def test_a_flushed_layer_heals_and_the_lost_message_still_arrives(
     assert event["message"]["body"] == "Published into the void"
     await send_over_http(bob, chat, "Live again")  # and the group was joined again
     assert (await next_of(ann_socket, "chat.message"))["message"]["body"] == "Live again"
+
+
+async def test_an_event_lost_on_the_way_arrives_with_the_next_heartbeats(
+    chat, ann, sockets, settings
+):
+    from bunnybook.events import _record_events
+
+    settings.PRESENCE_HEARTBEAT = 0.25
+    ann_socket = await sockets.api(ann)
+    # Stored, never published: as if the layer dropped it.
+    [seq] = (await database_sync_to_async(_record_events)({ann.pk: {"type": "note"}})).values()
+
+    event = await next_of(ann_socket, "note", timeout=3)
+    assert event["seq"] == seq
+    assert await events_of(ann_socket, "note", wait=0.8) == []  # once
 
 
 async def test_a_socket_stays_open_and_live_for_15_seconds_on_the_redis_layer(

@@ -1,5 +1,6 @@
 """Chat services: what is stored, what is published, and when."""
 
+import json
 import uuid
 from unittest import mock
 
@@ -16,16 +17,24 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def published():
-    publish = mock.Mock()
+    """Everything handed to the channel layer, as calls of deliver([(group, event), ...])."""
+    deliver = mock.Mock()
     with (
-        mock.patch("bunnybook.events.publish", publish),
-        mock.patch("chat.services.publish", publish),
+        mock.patch("bunnybook.events.deliver", deliver),
+        mock.patch("chat.services.deliver", deliver),
     ):
-        yield publish
+        yield deliver
 
 
-def sent_events(publish) -> list[tuple[list, dict]]:
-    return [(list(call.args[0]), roundtrip(call.args[1])) for call in publish.call_args_list]
+def sent_events(deliver) -> list[tuple[list, dict]]:
+    """Each event sent, with the bunnies it went to: [([user ids], event), ...]."""
+    sent: dict[str, tuple[list, dict]] = {}
+    for call in deliver.call_args_list:
+        for group, event in call.args[0]:
+            event = roundtrip(event)
+            ids, _ = sent.setdefault(json.dumps(event, sort_keys=True), ([], event))
+            ids.append(int(group.removeprefix("user.")))
+    return list(sent.values())
 
 
 def test_a_message_is_stored_before_anyone_is_told(
@@ -49,9 +58,26 @@ def test_a_message_is_stored_before_anyone_is_told(
     assert sorted(stored.values_list("user_id", flat=True)) == sorted([ann.pk, bob.pk])
 
 
+def test_the_live_message_is_the_api_message_as_each_participant_sees_it(
+    chat, ann, bob, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        message, _ = services.send_message(
+            sender=ann, conversation_id=chat.pk, body="Hi", client_id=uuid.uuid4()
+        )
+    sent = {ids[0]: event for ids, event in sent_events(published)}
+    stored = Message.objects.select_related("sender").get(pk=message.pk)
+    for viewer in (ann, bob):
+        api = services.message_event(
+            stored, recipient_id=viewer.pk, states={ann.pk: "friends"}, online={ann.pk: False}
+        )
+        assert {**sent[viewer.pk], "seq": None} == {**roundtrip(api), "seq": None}
+
+
 def test_a_rolled_back_message_is_never_published(chat, ann, published):
     with (
-        mock.patch("chat.models.Conversation.save", side_effect=RuntimeError),
+        # The last write of the transaction fails: the message is stored before it.
+        mock.patch("bunnybook.events._record_events", side_effect=RuntimeError),
         pytest.raises(RuntimeError),
     ):
         services.send_message(

@@ -186,3 +186,20 @@ def test_chat_pages_query_the_database_a_fixed_number_of_times(
     with django_assert_max_num_queries(26):
         page = reverse("chat-conversation", args=[conversations[0].pk])
         assert ann_client.get(page).status_code == 200
+
+
+def test_a_friends_profile_shows_her_presence_dot_and_a_strangers_shows_none(
+    friends, bob, cid, ann_client
+):
+    from chat import presence
+
+    presence.socket_alive(bob.pk, "bob-tab")
+    presence.socket_alive(cid.pk, "cid-tab")
+    html = ann_client.get(reverse("profile", args=["bob"])).content.decode()
+    assert f'class="presence presence-u{bob.pk} is-online"' in html
+    html = ann_client.get(reverse("profile", args=["cid"])).content.decode()
+    assert f"presence-u{cid.pk}" not in html
+
+    presence.socket_gone(bob.pk, "bob-tab")
+    html = ann_client.get(reverse("profile", args=["bob"])).content.decode()
+    assert f'class="presence presence-u{bob.pk}"' in html  # offline, and kept live

@@ -1,11 +1,12 @@
 """Who is notified of what, grouping, blocks, deletion, visibility, preferences, read state
 and the durable live events, through the real social services."""
 
+import asyncio
 import json
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.http import Http404
 from django.utils import timezone
@@ -660,23 +661,22 @@ def test_a_rolled_back_action_leaves_no_notification_and_no_event(ann, bob):
     assert notification_events(ann) == []
 
 
-def test_the_event_reaches_the_recipients_channel_group_after_commit(
-    ann, bob, django_capture_on_commit_callbacks
-):
+@pytest.mark.django_db(transaction=True)
+async def test_the_event_reaches_the_recipients_channel_group_after_commit(ann, bob):
+    # One event loop throughout: the pub/sub layer's subscriptions live in the loop that made
+    # them, and the publish after commit (from the database thread) goes through it.
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"user.{ann.pk}", channel)
-    post = public_post(ann)
+    channel = await layer.new_channel()
+    await layer.group_add(f"user.{ann.pk}", channel)
     try:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.like_post(post=post, user=bob)
-
-        event = async_to_sync(layer.receive)(channel)
+        post = await database_sync_to_async(public_post)(ann)
+        await database_sync_to_async(services.like_post)(post=post, user=bob)
+        event = await asyncio.wait_for(layer.receive(channel), timeout=5)
     finally:
-        async_to_sync(layer.group_discard)(f"user.{ann.pk}", channel)
+        await layer.group_discard(f"user.{ann.pk}", channel)
 
     assert event["type"] == "notification"
-    assert event["seq"] == notification_events(ann)[-1]["seq"]
+    assert event["seq"] == (await database_sync_to_async(notification_events)(ann))[-1]["seq"]
     assert event["notification"]["text"] == "Bob liked your post"
     assert event["unread_count"] == 1
 

@@ -232,12 +232,21 @@
 
   function markReadSoon () {
     if (!openId || document.visibilityState !== 'visible') return
-    var unread = document.getElementById('conversation-unread-' + openId)
+    // The open conversation's unread count; the total when its row is not on the page.
+    var unread = document.getElementById('conversation-unread-' + openId) ||
+      document.getElementById('chat-unread-badge')
     if (!unread || !unread.textContent.trim()) return
     clearTimeout(readTimer)
-    readTimer = setTimeout(function () { send({ type: 'chat.read', conversation_id: parseInt(openId, 10) }) }, 200)
+    readTimer = setTimeout(function () {
+      if (send({ type: 'chat.read', conversation_id: parseInt(openId, 10) })) return
+      // No socket (a phone suspends it in the background): read over HTTP; the socket's
+      // resume brings the new counts when it is back.
+      var url = openPane && openPane.dataset.readUrl
+      if (url) htmx.ajax('POST', url, { source: openPane, swap: 'none' })
+    }, 200)
   }
   document.addEventListener('visibilitychange', markReadSoon)
+  window.addEventListener('pageshow', markReadSoon) // back from the browser's page cache
 
   function markCurrentRow () {
     if (!openId) return

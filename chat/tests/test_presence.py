@@ -1,0 +1,89 @@
+"""The presence store: transitions decided once, per-server heartbeats, dead servers swept."""
+
+import time
+
+import pytest
+import redis
+
+from chat import presence
+
+
+@pytest.fixture
+def store(settings):
+    """The real store of this run (Redis with CACHE_URL, else in-process), empty."""
+    settings.PRESENCE_TTL = 10.0
+    presence._store = None
+    if settings.CACHE_URL:
+        server = redis.Redis.from_url(settings.CACHE_URL)
+        for key in server.scan_iter("presence:*"):
+            server.delete(key)
+    return presence.get_store()
+
+
+def test_several_sockets_on_several_servers_count_once(store):
+    assert store.open("server-a", 1, "tab") is True
+    assert store.open("server-b", 1, "phone") is False
+    assert store.close("server-a", 1, "tab") is False
+    assert store.online_ids([1, 2]) == {1}
+    assert store.close("server-b", 1, "phone") is True
+    assert store.close("server-b", 1, "phone") is False  # told once
+    assert store.online_ids([1]) == set()
+
+
+def test_a_beat_costs_nothing_new_when_nothing_changed(store):
+    store.open("server-a", 1, "tab")
+    assert store.beat("server-a", {"tab": 1}, set()) == ([], [])
+
+
+def test_a_server_that_stops_beating_is_swept_by_another(store, settings):
+    store.open("dying", 1, "tab")  # only there
+    store.open("dying", 2, "tab-2")
+    store.open("alive", 2, "phone")  # also here
+    settings.PRESENCE_TTL = 0.05
+    time.sleep(0.1)
+    came, went = store.beat("alive", {"phone": 2}, set())
+    assert (came, went) == ([], [1])
+    assert store.online_ids([1, 2]) == {2}
+    assert store.beat("alive", {"phone": 2}, set()) == ([], [])  # swept once
+
+
+def test_a_beat_rebuilds_what_the_store_forgot(store, settings):
+    store.open("server-a", 1, "tab")
+    store.open("server-a", 2, "stray")  # closed while the store was away, say
+    if settings.CACHE_URL:
+        server = redis.Redis.from_url(settings.CACHE_URL)
+        server.srem(presence.ONLINE_KEY, 1)
+        server.delete(presence._sockets_key(1))
+        server.hdel(presence._server_key("server-a"), "tab")
+    else:
+        store._online.discard(1)
+        store._sockets.pop(1)
+    if settings.CACHE_URL:  # it knows of as many sockets as the server has: left to...
+        assert store.beat("server-a", {"tab": 1}, set()) == ([], [])
+    came, went = store.beat("server-a", {"tab": 1}, set(), full=True)  # ...the periodic check
+    assert came == [1]
+    assert store.online_ids([1]) == {1}
+    if settings.CACHE_URL:  # the in-process store cannot lose a socket it was told of
+        assert went == [2]
+        assert store.online_ids([2]) == set()
+
+
+def test_a_flushed_store_is_rebuilt_by_the_next_beat(store):
+    store.open("server-a", 1, "tab")
+    for user_id in (2, 3):
+        store.open("server-a", user_id, f"tab-{user_id}")
+    presence._store = None
+    if hasattr(store, "client"):
+        store.client.flushdb()
+    else:
+        store.__init__()
+    store = presence.get_store() if hasattr(store, "client") else store
+    came, went = store.beat("server-a", {"tab": 1, "tab-2": 2, "tab-3": 3}, set())
+    assert (sorted(came), went) == ([1, 2, 3], [])
+
+
+def test_a_socket_opening_or_closing_during_a_beat_is_left_alone(store):
+    store.open("server-a", 1, "tab")
+    store.open("server-a", 2, "closing")
+    assert store.beat("server-a", {"tab": 1}, {"closing", "opening"}) == ([], [])
+    assert store.online_ids([1, 2]) == {1, 2}
