@@ -70,6 +70,22 @@ class ProfileDetailSerializer(ProfileSerializer):
         read_only_fields = fields
 
 
+def profile_of(serializer: serializers.Serializer, user: User) -> dict:
+    """`user` as a profile, through one ProfileSerializer per request, once per bunny: a feed
+    page names the same few bunnies dozens of times, and building a ModelSerializer costs
+    more than using it. The viewer-relative parts come from the shared context as before."""
+    context = serializer.context
+    profiles = context.get("_profiles")
+    if profiles is None:
+        profiles = context["_profiles"] = (ProfileSerializer(context=context), {})
+    profile_serializer, done = profiles
+    try:
+        return done[user.pk]
+    except KeyError:
+        data = done[user.pk] = profile_serializer.to_representation(user)
+        return data
+
+
 class PostSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
     wall = serializers.SerializerMethodField()
@@ -93,11 +109,11 @@ class PostSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ProfileSerializer)
     def get_author(self, post) -> dict:
-        return ProfileSerializer(post.author, context=self.context).data
+        return profile_of(self, post.author)
 
     @extend_schema_field(ProfileSerializer)
     def get_wall(self, post) -> dict:
-        return ProfileSerializer(post.wall, context=self.context).data
+        return profile_of(self, post.wall)
 
     def get_liked(self, post) -> bool:
         return post.pk in self.context.get("liked_ids", ())
@@ -124,7 +140,7 @@ class CommentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ProfileSerializer)
     def get_author(self, comment) -> dict:
-        return ProfileSerializer(comment.author, context=self.context).data
+        return profile_of(self, comment.author)
 
     def get_liked(self, comment) -> bool:
         return comment.pk in self.context.get("liked_ids", ())
@@ -147,11 +163,11 @@ class FriendRequestSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ProfileSerializer)
     def get_sender(self, friend_request) -> dict:
-        return ProfileSerializer(friend_request.from_user, context=self.context).data
+        return profile_of(self, friend_request.from_user)
 
     @extend_schema_field(ProfileSerializer)
     def get_to(self, friend_request) -> dict:
-        return ProfileSerializer(friend_request.to_user, context=self.context).data
+        return profile_of(self, friend_request.to_user)
 
 
 class LikeStateSerializer(serializers.Serializer):
@@ -503,10 +519,10 @@ class SuggestionsView(APIView):
             raise serializers.ValidationError({"limit": ["Use a number from 1 to 50."]})
         suggestions = graph_suggestions.suggestions_for(request.user, limit=int(raw))
         # Every suggested bunny is a stranger to the viewer by construction: no state lookup.
-        context = {"request": request, "friendship_states": {}}
+        profile = ProfileSerializer(context={"request": request, "friendship_states": {}})
         results = [
             {
-                "profile": ProfileSerializer(item.user, context=context).data,
+                "profile": profile.to_representation(item.user),
                 "mutual_count": item.mutual_count,
                 "mutual_sample": [friend.username for friend in item.mutual_sample],
                 "reason": item.reason,

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
+from django.db.models import Count, QuerySet, Window
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -82,6 +83,12 @@ def _card_state(viewer: User, posts: list[Post]) -> dict:
     }
 
 
+def _preview(rows: QuerySet, size: int) -> tuple[list, int]:
+    """The first `size` rows and how many there are in all, in one query."""
+    first = list(rows.annotate(total_rows=Window(Count("pk")))[:size])
+    return first, first[0].total_rows if first else 0
+
+
 def _post_card(request, post: Post) -> TemplateResponse:
     context = {"post": post, **_card_state(request.user, [post])}
     return TemplateResponse(request, "social/partials/post_card.html", context)
@@ -113,12 +120,14 @@ def home(request):
     context = _post_list_context(request, page)
     if request.htmx:
         return TemplateResponse(request, "social/partials/post_page.html", context)
-    incoming = selectors.friend_requests_for(viewer, direction="incoming")
+    incoming, incoming_count = _preview(
+        selectors.friend_requests_for(viewer, direction="incoming"), REQUESTS_SUMMARY_SIZE
+    )
     context |= {
         "form": PostForm(),
         "wall": viewer,
-        "incoming_requests": list(incoming[:REQUESTS_SUMMARY_SIZE]),
-        "incoming_count": incoming.count(),
+        "incoming_requests": incoming,
+        "incoming_count": incoming_count,
         **graph_views.panel_context(viewer),
     }
     return TemplateResponse(request, "social/feed.html", context)
@@ -402,17 +411,21 @@ def profile(request, username: str):
     if request.htmx:
         return TemplateResponse(request, "social/partials/post_page.html", context)
     state = selectors.friendship_states(viewer, [owner.pk])[owner.pk]
-    friends = selectors.friends_of(owner, viewer=viewer).order_by("username")
+    friends, friend_count = _preview(
+        selectors.friends_of(owner, viewer=viewer).order_by("username"), PREVIEW_SIZE
+    )
     context |= {
         "state": state,
-        "friends_preview": list(friends[:PREVIEW_SIZE]),
-        "friend_count": friends.count(),
+        "friends_preview": friends,
+        "friend_count": friend_count,
         "form": PostForm() if state in ("self", "friends") else None,
         "wall": owner,
     }
     if state != "self":
-        mutual = graph_suggestions.mutual_friends(viewer, owner).order_by("username")
-        context |= {"mutual_preview": list(mutual[:PREVIEW_SIZE]), "mutual_count": mutual.count()}
+        mutual, mutual_count = _preview(
+            graph_suggestions.mutual_friends(viewer, owner).order_by("username"), PREVIEW_SIZE
+        )
+        context |= {"mutual_preview": mutual, "mutual_count": mutual_count}
     return TemplateResponse(request, "social/profile.html", context)
 
 

@@ -48,7 +48,7 @@
     const id = target.id;
     const focusedId = document.activeElement.id;
     const neighbour = target.nextElementSibling || target.previousElementSibling;
-    window.setTimeout(function () {  // after htmx's swap and 20 ms settle
+    window.setTimeout(function () {  // after htmx's swap and settle
       const active = document.activeElement;
       if (active && active !== document.body) return;
       // The control that had focus, re-rendered under the same id, before its container.
