@@ -73,6 +73,12 @@ def get_notification_for(viewer: User, notification_id: int) -> Notification:
     return notification
 
 
+def has_unread(viewer: User) -> bool:
+    """Whether any notification of the viewer's is unread, visible or not: one look at the
+    partial unread index, without building the visibility query (~10 ms of ORM work)."""
+    return Notification.objects.filter(recipient_id=viewer.pk, read_at__isnull=True).exists()
+
+
 def unread_count_for(viewer: User) -> int:
     return Notification.objects.visible_to(viewer).unread().count()
 

@@ -15,8 +15,10 @@ register = template.Library()
 @register.inclusion_tag("notifications/partials/badge.html", takes_context=True)
 def notification_badge(context) -> dict:
     user = context.get("user")
-    count = selectors.unread_count_for(user) if user and user.is_authenticated else 0
-    return {"unread_count": count}
+    # Every page shows the badge and it is usually empty: answer that case cheaply.
+    if not (user and user.is_authenticated and selectors.has_unread(user)):
+        return {"unread_count": 0}
+    return {"unread_count": selectors.unread_count_for(user)}
 
 
 @register.filter

@@ -187,6 +187,17 @@ def test_the_badge_is_empty_with_nothing_unread(ann_client):
     assert 'class="badge is-empty"' in html
 
 
+def test_the_badge_counts_only_what_ann_may_see(ann, bob, ann_client):
+    post = services.create_post(author=ann, wall=ann, body="Carrots")
+    services.like_post(post=post, user=bob)
+    services.block_bunny(blocker=bob, blocked=ann)  # the like's row stays unread
+
+    html = ann_client.get(reverse("home")).content.decode()
+
+    assert Notification.objects.filter(recipient=ann, read_at__isnull=True).exists()
+    assert 'class="badge is-empty"' in html
+
+
 # --- Settings ---------------------------------------------------------------------------
 
 
@@ -249,12 +260,13 @@ def test_the_list_page_costs_the_same_for_1_or_20(
     ann, ann_client, count, django_assert_max_num_queries
 ):
     # The empty page prices the frame other apps put around it (session, nav badges); a
-    # page of notifications adds 3 however long it is: their actors, and the viewer's
-    # relation to those actors (friendships, requests).
+    # page of notifications adds 4 however long it is: their actors, the viewer's relation
+    # to those actors (friendships, requests), and the badge's count, which an empty inbox
+    # skips.
     frame = cost(ann_client, reverse("notifications"))
     liked_posts(ann, count)
 
-    with django_assert_max_num_queries(frame + 3):
+    with django_assert_max_num_queries(frame + 4):
         response = ann_client.get(reverse("notifications"))
 
     assert items_in(response) == count
