@@ -9,8 +9,10 @@ carry `seq`: a socket sends them in order, once each, filling any gap from the d
 """
 
 import asyncio
+import functools
 import json
 import logging
+import time
 
 from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
@@ -19,7 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.http import Http404
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
@@ -35,13 +37,35 @@ CLOSE_UNAUTHENTICATED = 4001
 CLOSE_ENDED = 4003
 
 
+# How long a pool thread's connection is trusted without a health check after it served a
+# frame: the check is a `SELECT 1` round trip, as dear as a frame's own statements.
+TRUST_CONNECTION_SECONDS = 1.0
+
+
+def _on_trusted_connection(function):
+    """`function`, skipping the connection's health check if it served a frame within
+    TRUST_CONNECTION_SECONDS. Should PostgreSQL restart within that time, one frame fails
+    with `unavailable` (the client sends it again) and the error closes the connection."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        used_at = getattr(connection, "frame_served_at", None)
+        if used_at is not None and time.monotonic() - used_at < TRUST_CONNECTION_SECONDS:
+            connection.health_check_done = True
+        result = function(*args, **kwargs)
+        connection.frame_served_at = time.monotonic()
+        return result
+
+    return run
+
+
 def in_db_pool(function):
     """Database work of one frame, run in the thread pool rather than Channels' single
     database thread, so sockets' writes overlap instead of queueing behind each other
     (measured in bench/bench_chat.py). Each pool thread keeps its own connection, closed
     when stale like database_sync_to_async's. What the work publishes goes to the channel
     layer from this loop once it returns, in one batch (bunnybook.events.deliver_after)."""
-    run = DatabaseSyncToAsync(function, thread_sensitive=False)
+    run = DatabaseSyncToAsync(_on_trusted_connection(function), thread_sensitive=False)
 
     async def call(*args, collected: list | None = None, **kwargs):
         return await deliver_after(lambda: run(*args, **kwargs), collected)
