@@ -278,7 +278,7 @@ def _participant_users(sql: str, params: dict) -> list[User]:
     attnames = [field.attname for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        extras = [column.name for column in cursor.description[len(fields) :]]
+        extras = [column[0] for column in cursor.description[len(fields) :]]
         rows = cursor.fetchall()
     users = []
     for row in rows:
