@@ -20,6 +20,7 @@ application = ProtocolTypeRouter(
 
 # The startup heap (~150,000 objects: Django, the URLconf, the apps) goes to the permanent
 # generation, as in gunicorn's workers (deploy/gunicorn.conf.py): full collections under
-# chat load stop re-walking it (they were ~5% of daphne's CPU in bench/bench_chat.py).
+# chat load stop re-walking it (collection was ~5% of daphne's Python time in
+# bench/bench_chat.py, ~3% with this).
 gc.collect()
 gc.freeze()
