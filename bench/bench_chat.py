@@ -265,33 +265,25 @@ def _figures(load: Load, total: int, sent_for: float, cpu_seconds: float) -> dic
 
 def _start_server(kind: str, layer: str, env: dict):
     port = _free_port()
-    if kind == "uvicorn":
-        uvicorn = Path(sys.executable).with_name("uvicorn")
-        command = [str(uvicorn), "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets"]
-        command += ["--log-level", "warning", "--no-access-log", "bunnybook.asgi:application"]
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env={**env, "CHANNEL_LAYER": layer},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_http(f"http://127.0.0.1:{port}/healthz/", process)
-    elif kind == "daphne":
-        daphne = Path(sys.executable).with_name("daphne")
-        command = [str(daphne), "-b", "127.0.0.1", "-p", str(port), "bunnybook.asgi:application"]
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env={**env, "CHANNEL_LAYER": layer},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_http(f"http://127.0.0.1:{port}/healthz/", process)
-    else:
+    if kind == "floor":
         command = [sys.executable, str(ROOT / "bench" / "relay.py"), str(port), env["REDIS_URL"]]
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         _wait_port(port)
+        return process, f"ws://127.0.0.1:{port}"
+    server = Path(sys.executable).with_name(kind)
+    if kind == "uvicorn":
+        command = [str(server), "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets"]
+        command += ["--log-level", "warning", "--no-access-log"]
+    else:
+        command = [str(server), "-b", "127.0.0.1", "-p", str(port)]
+    process = subprocess.Popen(
+        [*command, "bunnybook.asgi:application"],
+        cwd=ROOT,
+        env={**env, "CHANNEL_LAYER": layer},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_http(f"http://127.0.0.1:{port}/healthz/", process)
     return process, f"ws://127.0.0.1:{port}"
 
 
