@@ -58,7 +58,7 @@ def browser(server, conversation, sessions):
     """Last: Playwright's sync API runs an event loop in this thread, after which the ORM
     refuses to work here, so every row the test needs exists before it starts."""
     if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (make chromium)")
+        pytest.fail("chromium is not installed: `make chromium` (make test does it)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched

@@ -256,7 +256,7 @@ async def test_a_flushed_presence_store_is_rebuilt_by_the_next_heartbeat(
     import redis
 
     if not settings.CACHE_URL:
-        pytest.skip("the in-process store cannot be flushed")
+        pytest.fail("CACHE_URL is not set: presence lives in the real Redis (make test)")
     settings.PRESENCE_HEARTBEAT = 0.25
     ann_socket = await sockets.api(ann)
     await sockets.api(bob)

@@ -76,7 +76,7 @@ def browser(daphne_server):
     to work in such a thread (STACK-NOTES pitfall 7): the escape hatch is set only while
     Playwright runs, which is after every other test (see above)."""
     if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (make chromium)")
+        pytest.fail("chromium is not installed: `make chromium` (make test does it)")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
