@@ -423,6 +423,22 @@ def _ensure_database(url: str, name: str = BENCH_DB) -> str:
     return f"{base}/{name}"
 
 
+def run_in_child(script: str, env: dict) -> dict:
+    """Run `script --child` with `env` (its own settings: bench database, Redis db) and
+    return the JSON report it prints last, or its error output."""
+    done = subprocess.run(
+        [sys.executable, script, "--child"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {"error": done.stderr[-3000:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run() -> dict:
     database_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
@@ -445,17 +461,7 @@ def run() -> dict:
         # Persistent connections: with 0, every database hop of a consumer reconnects.
         "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "600"),
     }
-    done = subprocess.run(
-        [sys.executable, __file__, "--child"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        return {"error": done.stderr[-3000:]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_in_child(__file__, env)
 
 
 if __name__ == "__main__":

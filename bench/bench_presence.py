@@ -41,6 +41,7 @@ from bench_chat import (  # noqa: E402 - bench/ is put on the path just above
     _log,
     _wait_http,
     _wait_port,
+    run_in_child,
 )
 
 SMALL = os.environ.get("BENCH_SCALE") == "small"
@@ -450,17 +451,7 @@ def run() -> dict:
         "CHANNEL_LAYER_PREFIX": "pb",
         "DB_CONN_MAX_AGE": "600",
     }
-    done = subprocess.run(
-        [sys.executable, __file__, "--child"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        return {"error": done.stderr[-3000:]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_in_child(__file__, env)
 
 
 if __name__ == "__main__":
