@@ -124,8 +124,12 @@ def test_messages_sent_while_anns_socket_is_down_arrive_once_and_in_order(bunnie
     expect(log.locator("li.message")).to_have_count(1)
 
     # Ann's network goes away and her socket with it: the page says it is reconnecting.
-    ann_page.context.set_offline(True)
+    # Closed first, while the close handshake can still complete (offline, the close event
+    # may wait for a handshake timeout); the page retries no sooner than 500 ms later, by
+    # when the offline emulation has reached it.
     ann_page.evaluate("htmx.find('#live-socket')['htmx-internal-data'].webSocket.socket.close()")
+    ann_page.context.set_offline(True)
+    ann_page.wait_for_function("() => !navigator.onLine")
     expect(ann_page.locator("#live-socket")).not_to_have_attribute("data-state", "open")
     expect(ann_page.get_by_text("Reconnecting…")).to_be_visible()
 
