@@ -42,6 +42,10 @@ BENCH_DB = os.environ.get("BENCH_DATABASE", "bunnybook_bench")
 BUNNIES = int(os.environ.get("BENCH_BUNNIES", "100000"))
 USERS = int(os.environ.get("BENCH_USERS", "300"))
 DEPTH3_USERS = int(os.environ.get("BENCH_DEPTH3_USERS", "40"))
+# The bench Neo4j's memory: the defaults hold 100,000 bunnies' 2.5M edges in the page
+# cache; the 1,000,000-bunny run wants about ten times that.
+NEO4J_HEAP = os.environ.get("BENCH_NEO4J_HEAP", "1g")
+NEO4J_PAGECACHE_MB = int(os.environ.get("BENCH_NEO4J_PAGECACHE_MB", "1024"))
 GROUP, TOWN = 100, 2000
 GROUP_PICKS, TOWN_PICKS, ANYWHERE_PICKS = 25, 4, 2  # per bunny: ~39 + ~8 + ~4 friends
 
@@ -152,7 +156,7 @@ def _bench_database_url() -> str:
 def run() -> dict:
     try:
         database_url = _bench_database_url()
-        pid = start_bench_neo4j()
+        pid = start_bench_neo4j(heap=NEO4J_HEAP, pagecache_mb=NEO4J_PAGECACHE_MB)
     except RuntimeError as exc:
         return {"skipped": str(exc)}
     env = {

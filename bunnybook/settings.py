@@ -122,15 +122,26 @@ POST_CARD_CACHE_SIZE = env_int("POST_CARD_CACHE_SIZE", 4096)
 # --- Data -------------------------------------------------------------------------------
 
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'bunnybook.sqlite3'}")
+# Daphne runs each sync request in a thread of its own, so a connection kept per thread
+# (DB_CONN_MAX_AGE) outlives it and PostgreSQL runs out of connections under load; an ASGI
+# server shares a pool of DB_POOL_SIZE connections instead (PostgreSQL only; 0: no pool).
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", 0)
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL,
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        conn_max_age=0 if DB_POOL_SIZE else env_int("DB_CONN_MAX_AGE", 0),
         # A kept connection is checked before reuse, so a restarted PostgreSQL costs one
         # failed request per connection at most and the server recovers by itself.
         conn_health_checks=True,
     )
 }
+if DB_POOL_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # With health checks on, Django has the pool check each connection it hands out.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_SIZE,
+        "timeout": 2,  # seconds a request waits for a connection before its 503
+    }
 # Channels' live-server test case and pytest-django must agree on the test database name.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_bunnybook")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -392,9 +392,47 @@ class Load:
         return {status for at, _, status, _ in self.answers if at >= since}
 
 
-def test_a_postgresql_restart_under_load_fails_cleanly_and_heals_without_restarting_daphne(
-    cast, server, bg
+def other_backends() -> int:
+    """Connections to the test database other than this process's own."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture(params=["kept connections", "a pool"])
+def database_server(request):
+    """Daphne holding its database connections either way production may configure it."""
+    daphne = start_daphne(**({"DB_POOL_SIZE": 4} if request.param == "a pool" else {}))
+    yield daphne
+    daphne.stop()
+
+
+def test_daphne_with_a_pool_holds_no_more_connections_than_the_pool_however_many_requests(
+    cast,
 ):
+    # Each sync request runs in a new thread; kept connections would pile up one a thread.
+    daphne = start_daphne(DB_POOL_SIZE=3)
+    try:
+        before = other_backends()
+        with Load(daphne.url, cast, threads=6) as load:
+            while len(load.answers) < 150:
+                time.sleep(0.05)
+            during = other_backends()
+        assert load.statuses() <= {200, 201}, daphne.output()[-3000:]
+        assert not load.failures
+        assert during - before <= 3
+    finally:
+        daphne.stop()
+    logger.info("pool of 3: %d requests, %d connections", len(load.answers), during - before)
+
+
+def test_a_postgresql_restart_under_load_fails_cleanly_and_heals_without_restarting_daphne(
+    cast, database_server, bg
+):
+    server = database_server
     connect_all(bg, cast.clients, server.url)
     exchange_messages(bg, cast, 1)
     pid = server.process.pid
