@@ -140,7 +140,7 @@ def prepare_database(base_url: str, env: dict) -> dict:
     return {"database": DATABASE, "bunnies": BUNNIES, "seed_seconds": round(seconds, 1)}
 
 
-def _gunicorn(app: str, port: int, env: dict) -> subprocess.Popen:
+def start_gunicorn(app: str, port: int, env: dict) -> subprocess.Popen:
     # Production's config (deploy/gunicorn.conf.py) for both: the same workers serve the floor.
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
@@ -233,7 +233,7 @@ def run() -> dict:
             ("site_cards_off", "bunnybook.wsgi:application", {"POST_CARD_CACHE_SIZE": "0"}),
         ):
             ports[name] = _free_port()
-            servers.append(_gunicorn(app, ports[name], {**env, **extra}))
+            servers.append(start_gunicorn(app, ports[name], {**env, **extra}))
         _load(ports["floor"], "", "/fortunes/", 2)  # warm-up: workers connect, templates load
         targets = {}
         for name, path in found["pages"].items():

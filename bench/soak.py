@@ -1,9 +1,11 @@
 """The load soak: 500 bunnies chatting over sockets and 100 HTTP requests a second for a few
-minutes against two daphne processes on the real services, then a reconnect storm (every
-socket dropped at once while messages keep arriving over HTTP, then all back at once with
-`resume`). Prints its figures as JSON: errors, chat latency sender -> recipient (p50/p99),
-HTTP latency, the servers' memory growth, and the ledger check (bunnybook/tests/ledger.py):
-everything acknowledged is stored once and reached every participant once, no gaps.
+minutes against the production topology on the real services (pages and API on gunicorn
+sync workers, sockets on two daphne processes sharing database pools), then a reconnect
+storm (every socket dropped at once while messages keep arriving over HTTP, then all back
+at once with `resume`). Prints its figures as JSON: errors, chat latency sender -> recipient
+(p50/p99), HTTP latency, the servers' memory growth from the end of a warm-up to the end of
+the soak, and the ledger check (bunnybook/tests/ledger.py): everything acknowledged is stored
+once and reached every participant once, no gaps.
 
     .venv/bin/python bench/soak.py --minutes 1      (with the env of services/env)
 
@@ -29,9 +31,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_pages import start_gunicorn  # noqa: E402 - bench/ is put on the path just above
 
 SOAK_DB = "bunnybook_soak"
 LOG_DIR = ROOT / "var" / "soak"  # each daphne's stderr, for the errors behind the figures
+WARM_UP_SECONDS = 30  # caches fill and workers settle before memory is first read
+DAPHNE_POOL_SIZE = 20  # as docker-compose's sockets service
 TARGETS = {"errors": 0, "chat_p99_ms_max": 250, "memory_growth_max": 0.10, "lost": 0}
 
 
@@ -44,6 +51,12 @@ def _rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """A gunicorn master and its workers together (workers are recycled now and then)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return _rss_kb(pid) + sum(_rss_kb(int(child)) for child in children)
 
 
 def _percentile(values: list[float], share: float) -> float | None:
@@ -339,8 +352,13 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
     users, pairs, cookies = _seed(bunnies)
     env = dict(os.environ)
     ports = [_free_port() for _ in range(servers)]
-    processes = [_start_daphne(env, port) for port in ports]
+    processes = [
+        _start_daphne({**env, "DB_POOL_SIZE": str(DAPHNE_POOL_SIZE)}, port) for port in ports
+    ]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
+    pages_port = _free_port()
+    pages = start_gunicorn("bunnybook.wsgi:application", pages_port, env)
+    pages_bases = [f"http://127.0.0.1:{pages_port}"]
     TimedClient = _chat_client_class()
     clients = {}
     for user in users:
@@ -357,15 +375,27 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
             report["connected"] = sum(c.connected for c in clients.values())
             report["connect_seconds"] = round(time.monotonic() - loop_started, 1)
             _log("connected", report["connected"], "in", report["connect_seconds"], "s")
-            await asyncio.sleep(2)
-            memory_start = [_rss_kb(p.pid) for p in processes]
+            warm_up = HttpLoad(pages_bases, pairs, clients, cookies, http_rate)
+            await asyncio.gather(
+                asyncio.to_thread(warm_up.run, WARM_UP_SECONDS),
+                _chat(clients, pairs, chat_rate, WARM_UP_SECONDS),
+            )
+            memory_start = [_rss_kb(p.pid) for p in processes] + [_tree_rss_kb(pages.pid)]
+            warm_up_delivery = [ms for c in clients.values() for ms in c.delivery_ms]
+            report["warm_up"] = {
+                "seconds": WARM_UP_SECONDS,
+                "chat_p99_ms": _percentile(warm_up_delivery, 0.99),
+                "http": warm_up.figures(WARM_UP_SECONDS),
+            }
+            for client in clients.values():  # the soak's figures start here
+                client.delivery_ms = []
 
-            http_load = HttpLoad(bases, pairs, clients, cookies, http_rate)
+            http_load = HttpLoad(pages_bases, pairs, clients, cookies, http_rate)
             http_thread = threading.Thread(target=http_load.run, args=(seconds,))
             http_thread.start()
             sent = await _chat(clients, pairs, chat_rate, seconds)
             await asyncio.to_thread(http_thread.join)
-            memory_end = [_rss_kb(p.pid) for p in processes]
+            memory_end = [_rss_kb(p.pid) for p in processes] + [_tree_rss_kb(pages.pid)]
             stored_for = await sync_to_async(_stored_messages)(pairs)
             lacking = await _everything_arrived(clients.values(), stored_for, timeout=60)
 
@@ -382,7 +412,11 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
                 "lacking_after_60s": len(lacking),
             }
             report["http"] = http_load.figures(seconds)
-            report["memory_kb"] = {"start": memory_start, "end": memory_end}
+            report["memory_kb"] = {
+                "start": memory_start,
+                "end": memory_end,
+                "order": "daphnes, gunicorn",
+            }
             report["memory_growth"] = round(
                 max(
                     (end - start) / start
@@ -395,7 +429,7 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
             # The reconnect storm: every socket drops at once; messages keep arriving over
             # HTTP meanwhile; then everyone comes back at once and resumes.
             await asyncio.gather(*(c.close() for c in clients.values()))
-            storm_load = HttpLoad(bases, pairs, clients, cookies, http_rate)
+            storm_load = HttpLoad(pages_bases, pairs, clients, cookies, http_rate)
             await asyncio.to_thread(storm_load.run, 3)
             storm_started = time.monotonic()
             await _connect_all(list(clients.values()), bases)
@@ -412,7 +446,7 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
                 "http_errors": len(storm_load.errors),
             }
             await asyncio.gather(*(c.close() for c in clients.values()))
-            return {**http_load.acked, **storm_load.acked}
+            return {**warm_up.acked, **http_load.acked, **storm_load.acked}
 
         http_acked = asyncio.run(main())
         ledger = check_ledger(list(clients.values()), http_acked=http_acked)
@@ -426,13 +460,17 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
     except AssertionError as failure:
         report["ledger"] = {"failed": str(failure)[:2000]}
     finally:
-        for process in processes:
+        for process in [*processes, pages]:
             process.terminate()
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-    errors = report.get("http", {}).get("errors", 0) + report.get("chat", {}).get("error_events", 0)
+    errors = (
+        report.get("warm_up", {}).get("http", {}).get("errors", 0)
+        + report.get("http", {}).get("errors", 0)
+        + report.get("chat", {}).get("error_events", 0)
+    )
     report["errors"] = errors
     return report
 
