@@ -13,6 +13,7 @@ owner of everything the matrix asks about. Built through the real services.
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.test import Client
 from django.utils import timezone
@@ -27,6 +28,7 @@ from notifications.models import Notification
 from social import services as social_services
 from social.models import Comment, FriendRequest, Friendship, Post, Visibility
 
+WORLD_TOKEN_LIFETIME = timedelta(hours=2)
 ACTORS = ("anonymous", "stranger", "friend", "owner", "wall_owner", "blocked", "banned", "staff")
 USERNAMES = {
     "owner": "olive",
@@ -124,7 +126,11 @@ def build_world() -> World:
         client = Client()
         client.force_login(user)
         world.sessions[actor] = client.cookies["sessionid"].value
-        world.tokens[actor] = str(RefreshToken.for_user(user).access_token)
+        access = RefreshToken.for_user(user).access_token
+        # The world lives as long as its test module, which on a busy machine can outlast
+        # the 5-minute default: an expired token would turn the expected answers into 401s.
+        access.set_exp(lifetime=WORLD_TOKEN_LIFETIME)
+        world.tokens[actor] = str(access)
     # Sanctions come last: Ben's session and token were made before his ban, as in life.
     User.objects.filter(pk=users["banned"].pk).update(banned_at=timezone.now(), ban_reason="spam")
     User.objects.filter(pk=users["staff"].pk).update(is_staff=True, is_superuser=True)
