@@ -5,7 +5,9 @@ storm (every socket dropped at once while messages keep arriving over HTTP, then
 at once with `resume`). Prints its figures as JSON: errors, chat latency sender -> recipient
 (p50/p99), HTTP latency, the servers' memory growth from the end of a warm-up to the end of
 the soak, and the ledger check (bunnybook/tests/ledger.py): everything acknowledged is stored
-once and reached every participant once, no gaps.
+once and reached every participant once, no gaps. The floor, in the same run: the bare
+relay (bench/relay.py) carrying the same chat rate between as many sockets for a minute while
+the same HTTP load goes on; the chat's p99 is reported over the floor's.
 
     .venv/bin/python bench/soak.py --minutes 1      (with the env of services/env)
 
@@ -33,13 +35,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_pages import start_gunicorn  # noqa: E402 - bench/ is put on the path just above
+from bench_chat import Load as RelayLoad  # noqa: E402 - bench/ is put on the path just above
+from bench_chat import _start_server  # noqa: E402
+from bench_pages import start_gunicorn  # noqa: E402
 
 SOAK_DB = "bunnybook_soak"
 LOG_DIR = ROOT / "var" / "soak"  # each daphne's stderr, for the errors behind the figures
 WARM_UP_SECONDS = 30  # caches fill and workers settle before memory is first read
+FLOOR_SECONDS = 60  # the bare relay under the same load, after the soak (at most as long)
 DAPHNE_POOL_SIZE = 20  # as docker-compose's sockets service
-TARGETS = {"errors": 0, "chat_p99_ms_max": 250, "memory_growth_max": 0.10, "lost": 0}
+TARGETS = {
+    "errors": 0,
+    "chat_p99_ms_max": 250,
+    "chat_p99_over_floor_max": 3,
+    "memory_growth_max": 0.10,
+    "lost": 0,
+}
 
 
 def _with_db(url: str, index: int) -> str:
@@ -302,6 +313,32 @@ async def _chat(clients, pairs, rate: float, seconds: float) -> int:
     return total
 
 
+async def _floor(env: dict, pairs, chat_rate: float, seconds: float, http_load: "HttpLoad") -> dict:
+    """The floor, in the same run and under the same HTTP load: the bare relay
+    (bench/relay.py) carrying the soak's chat rate between as many sockets."""
+    process, url = _start_server("floor", "", env)
+    load = RelayLoad([url], "floor", [(c, a.pk, b.pk) for c, a, b in pairs], tokens={})
+    try:
+        await load.connect()
+        http_thread = threading.Thread(target=http_load.run, args=(seconds,))
+        http_thread.start()
+        sent, _ = await load.send(chat_rate, seconds)
+        await asyncio.to_thread(http_thread.join)
+    finally:
+        await load.close()
+        process.terminate()
+        process.wait(timeout=10)
+    return {
+        "seconds": seconds,
+        "sockets": len(load.sockets),
+        "sent": sent,
+        "lost": sent - load.skipped - len(load.received),
+        "p50_ms": _percentile(load.latencies, 0.5),
+        "p99_ms": _percentile(load.latencies, 0.99),
+        "http": http_load.figures(seconds),
+    }
+
+
 async def _connect_all(clients, bases: list[str]) -> None:
     gate = asyncio.Semaphore(50)
 
@@ -426,6 +463,16 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
             )
             _log("soak", json.dumps({k: report[k] for k in ("chat", "http", "memory_growth")}))
 
+            floor_http = HttpLoad(pages_bases, pairs, clients, cookies, http_rate)
+            floor_seconds = min(FLOOR_SECONDS, seconds)
+            report["floor"] = await _floor(env, pairs, chat_rate, floor_seconds, floor_http)
+            report["chat_p99_over_floor"] = (
+                round(report["chat"]["p99_ms"] / report["floor"]["p99_ms"], 1)
+                if report["chat"]["p99_ms"] and report["floor"]["p99_ms"]
+                else None
+            )
+            _log("floor", json.dumps(report["floor"]))
+
             # The reconnect storm: every socket drops at once; messages keep arriving over
             # HTTP meanwhile; then everyone comes back at once and resumes.
             await asyncio.gather(*(c.close() for c in clients.values()))
@@ -446,7 +493,7 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
                 "http_errors": len(storm_load.errors),
             }
             await asyncio.gather(*(c.close() for c in clients.values()))
-            return {**warm_up.acked, **http_load.acked, **storm_load.acked}
+            return {**warm_up.acked, **http_load.acked, **floor_http.acked, **storm_load.acked}
 
         http_acked = asyncio.run(main())
         ledger = check_ledger(list(clients.values()), http_acked=http_acked)
@@ -468,6 +515,7 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
                 process.kill()
     errors = (
         report.get("warm_up", {}).get("http", {}).get("errors", 0)
+        + report.get("floor", {}).get("http", {}).get("errors", 0)
         + report.get("http", {}).get("errors", 0)
         + report.get("chat", {}).get("error_events", 0)
     )
