@@ -16,6 +16,7 @@ answers) renders straight from the template. Each process keeps its own LRU of a
 settings.POST_CARD_CACHE_SIZE cards (0: off).
 """
 
+import functools
 import threading
 from collections import OrderedDict
 
@@ -70,15 +71,17 @@ cards = _LRU()
 _NEVER_SHOWN = frozenset({"password", "last_login"})
 
 
+@functools.cache
+def _shown_attnames(model) -> tuple[str, ...]:
+    return tuple(
+        field.attname for field in model._meta.concrete_fields if field.attname not in _NEVER_SHOWN
+    )
+
+
 def _row(obj) -> tuple:
     """The row's stored values, as loaded (never a query): whatever field a card may come to
     show is in the key without anyone having to remember to add it."""
-    values = obj.__dict__
-    return tuple(
-        values.get(field.attname)
-        for field in obj._meta.concrete_fields
-        if field.attname not in _NEVER_SHOWN
-    )
+    return tuple(map(obj.__dict__.get, _shown_attnames(type(obj))))
 
 
 def card_key(post, viewer, liked_post_ids, liked_comment_ids, page: tuple, ago) -> tuple | None:
