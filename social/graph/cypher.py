@@ -109,9 +109,12 @@ COUNT_FRIEND_EDGES = "MATCH ()-[r:FRIEND]->() RETURN count(r) AS edges"
 COUNT_BUNNIES = "MATCH (b:Bunny) RETURN count(b) AS bunnies"
 
 # Edges whose smaller end lies in [$low, $high); each edge once, as [smaller, larger].
+# Written so that the planner seeks `a` by the id index: with a label on `b` too it started
+# from a scan of every bunny (55 s for one bunny's edges among 1,000,000; 37 ms this way).
 EDGES_IN_RANGE = """
-MATCH (a:Bunny)-[:FRIEND]-(b:Bunny)
-WHERE a.id >= $low AND a.id < $high AND a.id < b.id
+MATCH (a:Bunny) WHERE $low <= a.id < $high
+MATCH (a)-[:FRIEND]-(b)
+WHERE b.id > a.id
 RETURN a.id AS a, b.id AS b
 """
 

@@ -9,6 +9,7 @@ relation after the change), and a batch is one Neo4j transaction.
 """
 
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +19,7 @@ from itertools import groupby, islice
 from operator import itemgetter
 
 from django.db import connection, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from social.graph import cypher
@@ -426,9 +427,18 @@ def _graph_edges_in_range(session, low: int, high: int) -> list[Pair]:
 
 
 def _sample_user_ranges(sample: int) -> list[tuple[int, int]]:
-    """Single-id ranges for `sample` random bunnies that have friends."""
-    ids = Friendship.objects.order_by("?").values_list("user_a_id", flat=True)[:sample]
-    return [(user_id, user_id + 1) for user_id in sorted(set(ids))]
+    """Single-id ranges for up to `sample` random bunnies that have friends: the smaller
+    ends of the friendships found at random points of the primary key, an index seek each
+    (sorting the whole table at random took 5 s at 25 million friendships)."""
+    bounds = Friendship.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return []
+    rows = Friendship.objects.order_by("pk").values_list("user_a_id", flat=True)
+    ids = {
+        rows.filter(pk__gte=random.randint(bounds["low"], bounds["high"])).first()  # noqa: S311
+        for _ in range(sample)
+    }
+    return [(user_id, user_id + 1) for user_id in sorted(ids)]
 
 
 def _full_ranges(step: int) -> list[tuple[int, int]]:
