@@ -64,6 +64,17 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """A gunicorn master and its live workers (a recycled worker takes its CPU with it)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return _cpu_seconds(pid) + sum(_cpu_seconds(int(child)) for child in children)
+
+
 def _tree_rss_kb(pid: int) -> int:
     """A gunicorn master and its workers together (workers are recycled now and then)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -375,6 +386,15 @@ def _stored_messages(pairs) -> dict[int, set[int]]:
     return stored_for
 
 
+def _cpu_use(daphnes, pages) -> dict[str, float]:
+    """CPU seconds so far of the sockets, the pages and this load generator."""
+    return {
+        "daphnes": sum(_cpu_seconds(process.pid) for process in daphnes),
+        "gunicorn": _tree_cpu_seconds(pages.pid),
+        "load_generator": _cpu_seconds(os.getpid()),
+    }
+
+
 def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers: int) -> dict:
     import django
 
@@ -418,6 +438,7 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
                 _chat(clients, pairs, chat_rate, WARM_UP_SECONDS),
             )
             memory_start = [_rss_kb(p.pid) for p in processes] + [_tree_rss_kb(pages.pid)]
+            cpu_start = _cpu_use(processes, pages)
             warm_up_delivery = [ms for c in clients.values() for ms in c.delivery_ms]
             report["warm_up"] = {
                 "seconds": WARM_UP_SECONDS,
@@ -433,6 +454,10 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
             sent = await _chat(clients, pairs, chat_rate, seconds)
             await asyncio.to_thread(http_thread.join)
             memory_end = [_rss_kb(p.pid) for p in processes] + [_tree_rss_kb(pages.pid)]
+            cpu_end = _cpu_use(processes, pages)
+            report["cores_used"] = {
+                name: round((cpu_end[name] - cpu_start[name]) / seconds, 2) for name in cpu_end
+            }
             stored_for = await sync_to_async(_stored_messages)(pairs)
             lacking = await _everything_arrived(clients.values(), stored_for, timeout=60)
 
