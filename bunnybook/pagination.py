@@ -32,7 +32,14 @@ def decode_cursor(cursor: str, field) -> tuple:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
         value = field.to_python(value)
-    except (ValueError, TypeError, UnicodeError, binascii.Error, ValidationError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,  # an integer field given an infinite float: [Infinity, 1]
+        UnicodeError,
+        binascii.Error,
+        ValidationError,
+    ) as exc:
         raise INVALID_CURSOR from exc
     if value is None or type(pk) is not int or not 0 <= pk < 2**63:
         raise INVALID_CURSOR
