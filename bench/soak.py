@@ -69,16 +69,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def _tree_cpu_seconds(pid: int) -> float:
+def _with_children(pid: int) -> list[int]:
     """A gunicorn master and its live workers (a recycled worker takes its CPU with it)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return _cpu_seconds(pid) + sum(_cpu_seconds(int(child)) for child in children)
-
-
-def _tree_rss_kb(pid: int) -> int:
-    """A gunicorn master and its workers together (workers are recycled now and then)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return _rss_kb(pid) + sum(_rss_kb(int(child)) for child in children)
+    return [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
 
 
 def _percentile(values: list[float], share: float) -> float | None:
@@ -386,11 +379,16 @@ def _stored_messages(pairs) -> dict[int, set[int]]:
     return stored_for
 
 
+def _memory_kb(daphnes, pages) -> list[int]:
+    """Each daphne's resident memory, then gunicorn's (master and workers together)."""
+    return [_rss_kb(p.pid) for p in daphnes] + [sum(map(_rss_kb, _with_children(pages.pid)))]
+
+
 def _cpu_use(daphnes, pages) -> dict[str, float]:
     """CPU seconds so far of the sockets, the pages and this load generator."""
     return {
         "daphnes": sum(_cpu_seconds(process.pid) for process in daphnes),
-        "gunicorn": _tree_cpu_seconds(pages.pid),
+        "gunicorn": sum(map(_cpu_seconds, _with_children(pages.pid))),
         "load_generator": _cpu_seconds(os.getpid()),
     }
 
@@ -437,7 +435,7 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
                 asyncio.to_thread(warm_up.run, WARM_UP_SECONDS),
                 _chat(clients, pairs, chat_rate, WARM_UP_SECONDS),
             )
-            memory_start = [_rss_kb(p.pid) for p in processes] + [_tree_rss_kb(pages.pid)]
+            memory_start = _memory_kb(processes, pages)
             cpu_start = _cpu_use(processes, pages)
             warm_up_delivery = [ms for c in clients.values() for ms in c.delivery_ms]
             report["warm_up"] = {
@@ -453,7 +451,7 @@ def soak(minutes: float, bunnies: int, http_rate: int, chat_rate: float, servers
             http_thread.start()
             sent = await _chat(clients, pairs, chat_rate, seconds)
             await asyncio.to_thread(http_thread.join)
-            memory_end = [_rss_kb(p.pid) for p in processes] + [_tree_rss_kb(pages.pid)]
+            memory_end = _memory_kb(processes, pages)
             cpu_end = _cpu_use(processes, pages)
             report["cores_used"] = {
                 name: round((cpu_end[name] - cpu_start[name]) / seconds, 2) for name in cpu_end
