@@ -432,12 +432,11 @@ def test_daphne_with_a_pool_holds_no_more_connections_than_the_pool_however_many
 def test_a_postgresql_restart_under_load_fails_cleanly_and_heals_without_restarting_daphne(
     cast, database_server, bg
 ):
-    server = database_server
-    connect_all(bg, cast.clients, server.url)
+    connect_all(bg, cast.clients, database_server.url)
     exchange_messages(bg, cast, 1)
-    pid = server.process.pid
+    pid = database_server.process.pid
 
-    with Load(server.url, cast) as load:
+    with Load(database_server.url, cast) as load:
         time.sleep(0.5)  # warm: kept connections in every worker thread
         with outage("pg"):
             down_at = time.monotonic()
@@ -481,8 +480,8 @@ def test_a_postgresql_restart_under_load_fails_cleanly_and_heals_without_restart
     assert after <= {200, 201}
     assert after
     assert healed_after < 10
-    assert server.process.poll() is None
-    assert server.process.pid == pid
+    assert database_server.process.poll() is None
+    assert database_server.process.pid == pid
 
     wait_until_everyone_has_everything(bg, cast)
     close_all(bg, cast.clients)
