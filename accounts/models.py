@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.avatars import describe_bunny
+from bunnybook import links
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_]{3,30}$"
 
@@ -66,7 +67,8 @@ class User(AbstractUser):
 
     @property
     def avatar_url(self) -> str:
-        return reverse("avatar", args=[self.avatar_seed])
+        # Every serialised bunny has one: reverse() would cost a live message ~5% of its CPU.
+        return links.url("avatar", self.avatar_seed)
 
     @property
     def avatar_description(self) -> str:

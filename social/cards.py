@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.translation import get_language
 
-from social import links
+from bunnybook import links
 
 CSRF_MARK = "\x00csrf\x00"
 NEXT_MARK = "\x00next\x00"

@@ -13,7 +13,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import get_language
 
-from social import cards, links
+from bunnybook import links
+from social import cards
 from social.forms import CommentForm
 
 register = template.Library()
@@ -29,7 +30,7 @@ STATE_LABELS = {
 @register.simple_tag(takes_context=True)
 def link(context, name: str, *args) -> str:
     """`{% link 'post-edit' post.pk %}`: what `{% url %}` answers (also with `as var`), at a
-    tenth of the cost, for pages with hundreds of links (see social.links)."""
+    tenth of the cost, for pages with hundreds of links (see bunnybook.links)."""
     # Looked up once per render: the URLconf and script prefix cannot change during one.
     cache = context.render_context.dicts[0]
     builder = cache.get(links.Links)

@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from accounts.api import ProfileSerializer
+from bunnybook import links
 from conftest import make_bunny
-from social import cards, links, selectors, services
+from social import cards, selectors, services
 from social.forms import CommentForm
 from social.templatetags import social_tags
 from social.tests.factories import make_friends
