@@ -220,6 +220,9 @@ WS_AUTH_TIMEOUT = float(env_str("WS_AUTH_TIMEOUT", "5"))
 WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 64 * 1024)
 # Live events reaching a socket before its first frame wait this long for a `resume`.
 WS_RESUME_GRACE = float(env_str("WS_RESUME_GRACE", "1"))
+# A live event that overtook earlier ones waits this long for them to come through the
+# layer before they are read from the database.
+WS_GAP_WAIT = float(env_str("WS_GAP_WAIT", "0.25"))
 # At most this many missed events are replayed; further back the client must resync.
 WS_RESUME_LIMIT = env_int("WS_RESUME_LIMIT", 1000)
 # Durable per-bunny events older than this are pruned (`manage.py prune_live_events`).

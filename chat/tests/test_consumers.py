@@ -441,6 +441,56 @@ async def test_a_lost_live_event_is_filled_from_the_database(ann, sockets):
     ]
 
 
+async def test_an_event_that_overtook_an_earlier_one_waits_for_it_in_the_layer(ann, sockets):
+    socket = await sockets.api(ann)
+
+    def store_two() -> list[int]:
+        with transaction.atomic():
+            return [
+                UserEvent.objects.create(
+                    user=ann, seq=_next_seq(ann.pk), payload={"type": "notification"}
+                ).seq
+                for _ in range(2)
+            ]
+
+    first, second = await database_sync_to_async(store_two)()
+    layer, group = get_channel_layer(), user_group(ann.pk)
+    await layer.group_send(group, {"type": "notification", "via": "layer", "seq": second})
+    await asyncio.sleep(0.05)
+    await layer.group_send(group, {"type": "notification", "via": "layer", "seq": first})
+
+    events = [await next_of(socket, "notification"), await next_of(socket, "notification")]
+    # Both from the layer, in order: the database was not asked for the first.
+    assert [(event["seq"], event.get("via")) for event in events] == [
+        (first, "layer"),
+        (second, "layer"),
+    ]
+
+
+async def test_events_held_for_a_gap_are_sent_before_the_next_frames_answer(ann, sockets, settings):
+    settings.WS_GAP_WAIT = 30  # only the frame can release them here
+    socket = await sockets.api(ann)
+
+    def lose_one_then_publish_the_next():
+        with transaction.atomic():  # stored but never published: lost in transit
+            UserEvent.objects.create(
+                user=ann, seq=_next_seq(ann.pk), payload={"type": "notification", "n": 1}
+            )
+        with transaction.atomic():
+            record_and_publish_on_commit([ann.pk], {"type": "notification", "n": 2})
+
+    await database_sync_to_async(lose_one_then_publish_the_next)()
+    await asyncio.sleep(0.3)  # the second reaches the socket and waits for the first
+    await socket.send_json_to({"type": "ping"})
+
+    received = [await socket.receive_json_from(timeout=TIMEOUT) for _ in range(3)]
+    assert [(event["type"], event.get("n")) for event in received] == [
+        ("notification", 1),
+        ("notification", 2),
+        ("pong", None),
+    ]
+
+
 async def test_events_of_other_apps_are_forwarded_as_they_are(ann, sockets):
     api_socket, page_socket = await sockets.api(ann), await sockets.page(ann)
     event = {
