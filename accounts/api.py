@@ -45,6 +45,30 @@ class ProfileSerializer(serializers.ModelSerializer):
         return self.context.get("online", {}).get(user.pk)
 
 
+def nested_serializer(parent: serializers.Serializer, serializer_class) -> serializers.Serializer:
+    """One `serializer_class` per response, on the parent's context: building a
+    ModelSerializer (its fields) costs more than using it, and a list uses the same nested
+    kinds dozens of times."""
+    shared = parent.context.setdefault("_shared_serializers", {})
+    try:
+        return shared[serializer_class]
+    except KeyError:
+        serializer = shared[serializer_class] = serializer_class(context=parent.context)
+        return serializer
+
+
+def profile_of(parent: serializers.Serializer, user: User) -> dict:
+    """`user` as a profile, once per bunny per response: a feed page names the same few
+    bunnies dozens of times. The viewer-relative parts come from the shared context."""
+    profiles = parent.context.setdefault("_profiles", {})
+    try:
+        return profiles[user.pk]
+    except KeyError:
+        profile = nested_serializer(parent, ProfileSerializer).to_representation(user)
+        profiles[user.pk] = profile
+        return profile
+
+
 class SignupSerializer(serializers.Serializer):
     username = serializers.CharField(min_length=3, max_length=30, validators=[username_validator])
     email = serializers.EmailField(max_length=254)

@@ -4,7 +4,7 @@ surface says the same thing."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api import ProfileSerializer
+from accounts.api import ProfileSerializer, nested_serializer, profile_of
 from chat.models import Conversation, Message
 
 
@@ -19,7 +19,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ProfileSerializer)
     def get_sender(self, message) -> dict:
-        return ProfileSerializer(message.sender, context=self.context).data
+        return profile_of(self, message.sender)
 
 
 class ConversationSerializer(serializers.ModelSerializer):
@@ -46,14 +46,16 @@ class ConversationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ProfileSerializer(many=True))
     def get_participants(self, conversation) -> list:
-        users = [participant.user for participant in conversation.participants.all()]
-        return ProfileSerializer(users, many=True, context=self.context).data
+        return [
+            profile_of(self, participant.user) for participant in conversation.participants.all()
+        ]
 
     @extend_schema_field(MessageSerializer(allow_null=True))
     def get_last_message(self, conversation) -> dict | None:
         if conversation.last_message is None:
             return None
-        return MessageSerializer(conversation.last_message, context=self.context).data
+        message_serializer = nested_serializer(self, MessageSerializer)
+        return message_serializer.to_representation(conversation.last_message)
 
     def get_open(self, conversation) -> bool:
         """False once the bunnies are no longer friends: history stays, sending does not."""

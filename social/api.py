@@ -13,7 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api import ProfileSerializer
+from accounts.api import ProfileSerializer, profile_of
 from accounts.models import User
 from bunnybook.pagination import Page
 from bunnybook.ratelimit import limit
@@ -68,22 +68,6 @@ class ProfileDetailSerializer(ProfileSerializer):
     class Meta(ProfileSerializer.Meta):
         fields = [*ProfileSerializer.Meta.fields, "mutual_friends_count"]
         read_only_fields = fields
-
-
-def profile_of(serializer: serializers.Serializer, user: User) -> dict:
-    """`user` as a profile, through one ProfileSerializer per request, once per bunny: a feed
-    page names the same few bunnies dozens of times, and building a ModelSerializer costs
-    more than using it. The viewer-relative parts come from the shared context as before."""
-    context = serializer.context
-    profiles = context.get("_profiles")
-    if profiles is None:
-        profiles = context["_profiles"] = (ProfileSerializer(context=context), {})
-    profile_serializer, done = profiles
-    try:
-        return done[user.pk]
-    except KeyError:
-        data = done[user.pk] = profile_serializer.to_representation(user)
-        return data
 
 
 class PostSerializer(serializers.ModelSerializer):

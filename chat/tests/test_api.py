@@ -177,6 +177,37 @@ def test_the_list_is_ordered_by_newest_activity(chat, ann, bob, cid, ann_api):
     assert ann_api.get("/api/conversations/").json()["results"][0]["id"] == chat.pk
 
 
+def test_a_page_of_conversations_costs_the_same_for_one_or_many(
+    ann, ann_api, django_assert_max_num_queries, monkeypatch
+):
+    """A fixed number of queries, and each nested serializer built once per response:
+    building a DRF serializer costs more than using it (50 conversations built ~150)."""
+    from accounts.api import ProfileSerializer
+    from conftest import make_bunny
+
+    built = []
+    original_init = ProfileSerializer.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(type(self))
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProfileSerializer, "__init__", counting_init)
+    for count in (1, 8):
+        while Conversation.objects.filter(participants__user=ann).count() < count:
+            friend = make_bunny(f"friend{Conversation.objects.count()}")
+            befriend(ann, friend)
+            conversation, _ = services.start_conversation(user=ann, with_user=friend)
+            services.send_message(
+                sender=friend, conversation_id=conversation.pk, body="Hi", client_id=uuid.uuid4()
+            )
+        built.clear()
+        with django_assert_max_num_queries(6):  # measured: 6 with 1 and with 8
+            listed = ann_api.get("/api/conversations/").json()["results"]
+        assert len(listed) == count
+        assert built == [ProfileSerializer]
+
+
 def test_sending_too_fast_is_429_with_retry_after(chat, ann_api, settings):
     settings.CHAT_MESSAGE_RATE = 2
     settings.CHAT_RATE_WINDOW = 3600  # a fixed window must not roll over mid-test
