@@ -180,8 +180,8 @@ def test_the_list_is_ordered_by_newest_activity(chat, ann, bob, cid, ann_api):
 def test_a_page_of_conversations_costs_the_same_for_one_or_many(
     ann, ann_api, django_assert_max_num_queries, monkeypatch
 ):
-    """A fixed number of queries, and each nested serializer built once per response:
-    building a DRF serializer costs more than using it (50 conversations built ~150)."""
+    """A fixed number of queries, and the profile serializer built once per response:
+    building a DRF serializer costs more than using it (50 conversations built 100)."""
     from accounts.api import ProfileSerializer
     from conftest import make_bunny
 
