@@ -491,6 +491,27 @@ async def test_events_held_for_a_gap_are_sent_before_the_next_frames_answer(ann,
     ]
 
 
+async def test_a_resume_while_events_wait_for_a_gap_sends_each_once(ann, sockets, settings):
+    settings.WS_GAP_WAIT = 30
+    socket = await sockets.api(ann)
+    start = socket.start_seq
+
+    def lose_one_then_publish_the_next():
+        with transaction.atomic():
+            UserEvent.objects.create(
+                user=ann, seq=_next_seq(ann.pk), payload={"type": "notification", "n": 1}
+            )
+        with transaction.atomic():
+            record_and_publish_on_commit([ann.pk], {"type": "notification", "n": 2})
+
+    await database_sync_to_async(lose_one_then_publish_the_next)()
+    await asyncio.sleep(0.3)  # the second waits for the first
+    await socket.send_json_to({"type": "resume", "after": start})
+
+    events = await events_of(socket, "notification", wait=1)
+    assert [(event["seq"], event["n"]) for event in events] == [(start + 1, 1), (start + 2, 2)]
+
+
 async def test_events_of_other_apps_are_forwarded_as_they_are(ann, sockets):
     api_socket, page_socket = await sockets.api(ann), await sockets.page(ann)
     event = {
