@@ -47,6 +47,18 @@ def message_count() -> int:
     return Message.objects.count()
 
 
+@database_sync_to_async
+def lose_one_then_publish_the_next(user) -> None:
+    """Two notifications for `user`: n=1 stored but never published (lost in transit), then
+    n=2 stored and published."""
+    with transaction.atomic():
+        UserEvent.objects.create(
+            user=user, seq=_next_seq(user.pk), payload={"type": "notification", "n": 1}
+        )
+    with transaction.atomic():
+        record_and_publish_on_commit([user.pk], {"type": "notification", "n": 2})
+
+
 # --- delivery -----------------------------------------------------------------------------
 
 
@@ -424,15 +436,7 @@ async def test_a_lost_live_event_is_filled_from_the_database(ann, sockets):
     socket = await sockets.api(ann)
     start = socket.start_seq
 
-    def lose_one_then_publish_the_next():
-        with transaction.atomic():  # stored but never published: lost in transit
-            UserEvent.objects.create(
-                user=ann, seq=_next_seq(ann.pk), payload={"type": "notification", "n": 1}
-            )
-        with transaction.atomic():
-            record_and_publish_on_commit([ann.pk], {"type": "notification", "n": 2})
-
-    await database_sync_to_async(lose_one_then_publish_the_next)()
+    await lose_one_then_publish_the_next(ann)
 
     first, second = await next_of(socket, "notification"), await next_of(socket, "notification")
     assert [(first["seq"], first["n"]), (second["seq"], second["n"])] == [
@@ -471,15 +475,7 @@ async def test_events_held_for_a_gap_are_sent_before_the_next_frames_answer(ann,
     settings.WS_GAP_WAIT = 30  # only the frame can release them here
     socket = await sockets.api(ann)
 
-    def lose_one_then_publish_the_next():
-        with transaction.atomic():  # stored but never published: lost in transit
-            UserEvent.objects.create(
-                user=ann, seq=_next_seq(ann.pk), payload={"type": "notification", "n": 1}
-            )
-        with transaction.atomic():
-            record_and_publish_on_commit([ann.pk], {"type": "notification", "n": 2})
-
-    await database_sync_to_async(lose_one_then_publish_the_next)()
+    await lose_one_then_publish_the_next(ann)
     await asyncio.sleep(0.3)  # the second reaches the socket and waits for the first
     await socket.send_json_to({"type": "ping"})
 
@@ -496,15 +492,7 @@ async def test_a_resume_while_events_wait_for_a_gap_sends_each_once(ann, sockets
     socket = await sockets.api(ann)
     start = socket.start_seq
 
-    def lose_one_then_publish_the_next():
-        with transaction.atomic():
-            UserEvent.objects.create(
-                user=ann, seq=_next_seq(ann.pk), payload={"type": "notification", "n": 1}
-            )
-        with transaction.atomic():
-            record_and_publish_on_commit([ann.pk], {"type": "notification", "n": 2})
-
-    await database_sync_to_async(lose_one_then_publish_the_next)()
+    await lose_one_then_publish_the_next(ann)
     await asyncio.sleep(0.3)  # the second waits for the first
     await socket.send_json_to({"type": "resume", "after": start})
 
