@@ -42,7 +42,9 @@ def _conversation_data(request, conversations) -> list[dict]:
     users = {p.user for c in conversations for p in c.participants.all()}
     users |= {c.last_message.sender for c in conversations if c.last_message is not None}
     context = selectors.profile_context(request.user, users, request)
-    context["open_ids"] = selectors.open_conversation_ids(request.user, conversations)
+    states = context["friendship_states"]
+    friend_ids = {user_id for user_id, state in states.items() if state == "friends"}
+    context["open_ids"] = selectors.open_conversation_ids(request.user, conversations, friend_ids)
     return ConversationSerializer(conversations, many=True, context=context).data
 
 

@@ -116,11 +116,15 @@ def others_in(conversation: Conversation, viewer: User) -> list[User]:
     return [p.user for p in conversation.participants.all() if p.user_id != viewer.pk]
 
 
-def open_conversation_ids(viewer: User, conversations: Iterable[Conversation]) -> set[int]:
+def open_conversation_ids(
+    viewer: User, conversations: Iterable[Conversation], friend_ids: set[int] | None = None
+) -> set[int]:
     """The conversations the viewer may still write in: a 1-to-1 stays open while the two
-    are friends (a block ends the friendship) and the other bunny is active."""
+    are friends (a block ends the friendship) and the other bunny is active. `friend_ids`:
+    the viewer's friends among the participants, when the caller has read them already."""
     conversations = list(conversations)
-    friend_ids = set(Friendship.objects.friend_ids(viewer.pk))
+    if friend_ids is None:
+        friend_ids = set(Friendship.objects.friend_ids(viewer.pk))
     return {
         conversation.pk
         for conversation in conversations
@@ -199,7 +203,7 @@ def decorate(viewer: User, conversations: Iterable[Conversation]) -> list[Conver
     friend_ids = set(Friendship.objects.friend_ids(viewer.pk))
     states = {pk: state for pk, state in states.items() if pk in friend_ids}
     online = presence_for(viewer, everyone.values(), states)
-    open_ids = open_conversation_ids(viewer, conversations)
+    open_ids = open_conversation_ids(viewer, conversations, friend_ids)
     for conversation in conversations:
         conversation.others = others_in(conversation, viewer)
         conversation.online = any(online.get(other.pk) for other in conversation.others)
