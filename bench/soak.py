@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_chat import Load as RelayLoad  # noqa: E402 - bench/ is put on the path just above
-from bench_chat import _start_server  # noqa: E402
+from bench_chat import _cpu_seconds, _start_server  # noqa: E402
 from bench_pages import start_gunicorn  # noqa: E402
 
 SOAK_DB = "bunnybook_soak"
@@ -62,11 +62,6 @@ def _rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def _with_children(pid: int) -> list[int]:
