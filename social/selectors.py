@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import TrigramSimilarity
-from django.db.models import BooleanField, ExpressionWrapper, F, Func, Q, QuerySet, Window
-from django.db.models.functions import Greatest, RowNumber, Upper
+from django.db.models import BooleanField, ExpressionWrapper, F, Func, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Greatest, Upper
 from django.http import Http404
 
 from accounts.models import User
@@ -206,23 +207,35 @@ def comments_on(viewer: User, post: Post) -> QuerySet[Comment]:
     return _comment_rows(viewer).filter(post=post)
 
 
+# Written out: building the same ranking with the ORM (a window filtered by rank) cost a
+# feed page 5 ms of CPU, more than twice the query itself. Portable (PostgreSQL, SQLite).
+_LATEST_COMMENT_IDS_SQL = """
+SELECT id FROM (
+    SELECT id,
+           ROW_NUMBER() OVER (PARTITION BY post_id ORDER BY created_at DESC, id DESC) AS position
+    FROM social_comment
+    WHERE post_id IN ({post_ids}) AND author_id NOT IN (
+        SELECT blocked_id FROM social_block WHERE blocker_id = %s
+        UNION ALL SELECT blocker_id FROM social_block WHERE blocked_id = %s
+    )
+) ranked
+WHERE position <= %s
+"""
+
+
 def latest_comments_on(viewer: User, posts: Iterable[Post], *, per_post: int = INLINE_COMMENTS):
     """The newest few comments of each post, in one query: {post_id: [oldest..newest]}."""
     ids = [post.pk for post in posts]
-    ranked = (
-        _comment_rows(viewer)
-        .filter(post_id__in=ids)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=F("post_id"),
-                order_by=[F("created_at").desc(), F("id").desc()],
-            )
-        )
-        .filter(rank__lte=per_post)
-    )
     by_post: dict[int, list[Comment]] = {post_id: [] for post_id in ids}
-    for comment in ranked:
+    if not ids:
+        return by_post
+    latest = RawSQL(  # noqa: S611 - only placeholders are joined in; values are parameters
+        _LATEST_COMMENT_IDS_SQL.format(post_ids=", ".join(["%s"] * len(ids))),
+        [*ids, viewer.pk, viewer.pk, per_post],
+    )
+    for comment in (
+        Comment.objects.select_related("author").filter(pk__in=latest).order_by("created_at", "id")
+    ):
         by_post[comment.post_id].append(comment)
     return by_post
 

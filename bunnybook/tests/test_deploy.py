@@ -1,17 +1,21 @@
 """Deployment artefacts agree with the settings: docker-compose, `check --deploy`,
 and the embedded default that `make run` serves."""
 
+import http.cookiejar
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import yaml
 from django.conf import settings
+
+from social.demo import BUNNIES, DEMO_PASSWORD
 
 ROOT = Path(settings.BASE_DIR)
 SERVICE_VARIABLES = ["DATABASE_URL", "REDIS_URL", "CACHE_URL", "NEO4J_URI"]
@@ -81,6 +85,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def sign_in(site: str, username: str, password: str) -> urllib.request.OpenerDirector:
+    """An opener holding a session cookie, signed in through the login form."""
+    cookies = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
+    with opener.open(f"{site}/login/", timeout=10) as login:
+        assert login.status == 200
+    token = next(cookie.value for cookie in cookies if cookie.name == "csrftoken")
+    form = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": token}
+    ).encode()
+    with opener.open(f"{site}/login/", data=form, timeout=10) as answer:
+        assert answer.url == f"{site}/", answer.url  # redirected to the feed
+    return opener
+
+
 def test_the_embedded_default_serves_the_home_page_with_no_services(tmp_path):
     env = embedded_env(tmp_path)
     manage = [sys.executable, "manage.py"]
@@ -117,8 +136,13 @@ def test_the_embedded_default_serves_the_home_page_with_no_services(tmp_path):
             except OSError:
                 time.sleep(0.2)
         assert "Bunnybook" in body, (tmp_path / "daphne.log").read_text()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5) as login:
-            assert login.status == 200
+        signed_in = sign_in(f"http://127.0.0.1:{port}", BUNNIES[0][0], DEMO_PASSWORD)
+        # Pages whose reads are partly written out in SQL, which must run on SQLite too.
+        for path in ["/", f"/u/{BUNNIES[1][0]}/", "/chat/", "/api/suggestions/"]:
+            with signed_in.open(f"http://127.0.0.1:{port}{path}", timeout=10) as page:
+                assert page.status == 200, path
+        with signed_in.open(f"http://127.0.0.1:{port}/", timeout=10) as feed:
+            assert 'class="comment' in feed.read().decode()
         assert (tmp_path / "bunnybook.sqlite3").exists()
     finally:
         server.terminate()
