@@ -4,14 +4,15 @@ authorises at once: a conversation the viewer is not in is a 404, as if it did n
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db.models import Count, F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from accounts.models import User
 from bunnybook.pagination import Page, paginate
 from chat import presence
-from chat.models import Conversation, ConversationKind, Message, Participant, UserEventCounter
+from chat.models import Conversation, ConversationKind, Message, Participant
 from social.models import Block, Friendship
 from social.selectors import friends_of, friendship_states
 
@@ -151,16 +152,22 @@ def direct_conversation_between(first: User, second: User) -> Conversation | Non
     return conversations_for(first).filter(pair_key=key).first()
 
 
+# The navigation shows these on every page. Written out: the ORM took 1.2 and 0.7 ms of
+# CPU to build what the database answers in a tenth of that.
+_TOTAL_UNREAD_SQL = """
+SELECT COUNT(*)
+FROM chat_participant p
+JOIN chat_message m ON m.conversation_id = p.conversation_id AND m.id > p.last_read_message_id
+WHERE p.user_id = %(user_id)s AND m.sender_id <> %(user_id)s
+"""
+_CURRENT_SEQ_SQL = "SELECT last_seq FROM chat_usereventcounter WHERE user_id = %(user_id)s"
+
+
 def total_unread(viewer: User) -> int:
     """Messages from others after the viewer's read cursor, over all her conversations."""
-    return (
-        Message.objects.filter(
-            conversation__participants__user=viewer,
-            id__gt=F("conversation__participants__last_read_message_id"),
-        )
-        .exclude(sender=viewer)
-        .count()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_TOTAL_UNREAD_SQL, {"user_id": viewer.pk})
+        return cursor.fetchone()[0]
 
 
 # --- Messages ---------------------------------------------------------------------------
@@ -185,10 +192,10 @@ def get_message_for(viewer: User, message_id: int) -> Message | None:
 
 def current_seq(user_id: int) -> int:
     """The last `seq` handed out to the bunny's durable events (0 before the first)."""
-    return (
-        UserEventCounter.objects.filter(user_id=user_id).values_list("last_seq", flat=True).first()
-        or 0
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_CURRENT_SEQ_SQL, {"user_id": user_id})
+        row = cursor.fetchone()
+    return row[0] if row else 0
 
 
 # --- Pages ------------------------------------------------------------------------------
