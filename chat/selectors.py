@@ -5,15 +5,15 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import BigIntegerField, IntegerField, Prefetch, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from accounts.models import User
 from bunnybook.pagination import Page, paginate
 from chat import presence
 from chat.models import Conversation, ConversationKind, Message, Participant
-from social.models import Block, Friendship
+from social.models import Friendship
 from social.selectors import friends_of, friendship_states
 
 # --- Presence ---------------------------------------------------------------------------
@@ -53,38 +53,50 @@ def _participants_prefetch() -> Prefetch:
     )
 
 
-def _with_viewer_state(conversations: QuerySet, viewer: User) -> QuerySet:
-    """Annotate each conversation with the viewer's read cursor and unread count."""
-    cursor = Participant.objects.filter(conversation=OuterRef("pk"), user=viewer).values(
-        "last_read_message_id"
-    )[:1]
-    unread = (
-        Message.objects.filter(conversation=OuterRef("pk"), id__gt=OuterRef("read_cursor"))
-        .exclude(sender=viewer)
-        .order_by()
-        .values("conversation")
-        .annotate(count=Count("pk"))
-        .values("count")
+# The conversation list's rules and per-viewer state, written out and joined to the ORM
+# query as raw pieces: built from subquery expressions they cost 7-9 ms of CPU a page, more
+# than everything else the chat list did. The state pieces name the outer table, so
+# conversations_for() must stay an outer query (never a subquery of another). Only these
+# constants reach RawSQL (hence the noqa: S611); every value is a parameter.
+_LISTED_IDS_SQL = """
+SELECT p.conversation_id
+FROM chat_participant p JOIN chat_conversation c ON c.id = p.conversation_id
+WHERE p.user_id = %s AND NOT (c.kind = %s AND EXISTS (
+    SELECT 1 FROM chat_participant other
+    WHERE other.conversation_id = p.conversation_id AND other.user_id IN (
+        SELECT blocked_id FROM social_block WHERE blocker_id = %s
+        UNION ALL SELECT blocker_id FROM social_block WHERE blocked_id = %s
     )
-    return conversations.annotate(read_cursor=Subquery(cursor)).annotate(
-        unread_count=Coalesce(Subquery(unread), 0)
-    )
+))
+"""
+_READ_CURSOR_SQL = """
+SELECT last_read_message_id FROM chat_participant
+WHERE conversation_id = chat_conversation.id AND user_id = %s
+"""
+_UNREAD_COUNT_SQL = """
+SELECT COUNT(*)
+FROM chat_message m JOIN chat_participant p ON p.conversation_id = m.conversation_id
+WHERE m.conversation_id = chat_conversation.id AND p.user_id = %s
+    AND m.id > p.last_read_message_id AND m.sender_id <> %s
+"""
 
 
 def conversations_for(viewer: User) -> QuerySet[Conversation]:
-    """The viewer's conversations with what a list shows: participants, the last message
-    and the unread count. Sort or paginate on `last_activity_at`. A 1-to-1 with a bunny
-    blocked either way is hidden, as the other bunny is everywhere else."""
-    conversations = (
-        Conversation.objects.of(viewer.pk)
-        .exclude(
-            kind=ConversationKind.DIRECT,
-            participants__user_id__in=Block.objects.ids_blocked_with(viewer.pk),
+    """The viewer's conversations with what a list shows: participants, the last message,
+    her read cursor (`read_cursor`) and unread count (`unread_count`). Sort or paginate on
+    `last_activity_at`. A 1-to-1 with a bunny blocked either way is hidden, as the other
+    bunny is everywhere else."""
+    me = viewer.pk
+    listed = RawSQL(_LISTED_IDS_SQL, [me, ConversationKind.DIRECT.value, me, me])  # noqa: S611
+    return (
+        Conversation.objects.filter(pk__in=listed)
+        .annotate(
+            read_cursor=RawSQL(_READ_CURSOR_SQL, [me], output_field=BigIntegerField()),  # noqa: S611
+            unread_count=RawSQL(_UNREAD_COUNT_SQL, [me, me], output_field=IntegerField()),  # noqa: S611
         )
         .select_related("last_message", "last_message__sender")
         .prefetch_related(_participants_prefetch())
     )
-    return _with_viewer_state(conversations, viewer)
 
 
 def conversation_page(viewer: User, *, cursor: str | None = None, size: int | None = None) -> Page:
