@@ -13,7 +13,7 @@ from accounts.models import User
 from bunnybook.pagination import Page, paginate
 from chat import presence
 from chat.models import Conversation, ConversationKind, Message, Participant
-from social.models import Friendship
+from social.models import BLOCKED_IDS_SQL, Friendship, read_ids
 from social.selectors import friends_of, friendship_states
 
 # --- Presence ---------------------------------------------------------------------------
@@ -58,17 +58,14 @@ def _participants_prefetch() -> Prefetch:
 # than everything else the chat list did. The state pieces name the outer table, so
 # conversations_for() must stay an outer query (never a subquery of another). Only these
 # constants reach RawSQL (hence the noqa: S611); every value is a parameter.
-_LISTED_IDS_SQL = """
+_LISTED_IDS_SQL = f"""
 SELECT p.conversation_id
 FROM chat_participant p JOIN chat_conversation c ON c.id = p.conversation_id
 WHERE p.user_id = %s AND NOT (c.kind = %s AND EXISTS (
     SELECT 1 FROM chat_participant other
-    WHERE other.conversation_id = p.conversation_id AND other.user_id IN (
-        SELECT blocked_id FROM social_block WHERE blocker_id = %s
-        UNION ALL SELECT blocker_id FROM social_block WHERE blocked_id = %s
-    )
+    WHERE other.conversation_id = p.conversation_id AND other.user_id IN ({BLOCKED_IDS_SQL})
 ))
-"""
+"""  # noqa: S608 - joined from constants; values are parameters
 _READ_CURSOR_SQL = """
 SELECT last_read_message_id FROM chat_participant
 WHERE conversation_id = chat_conversation.id AND user_id = %s
@@ -137,7 +134,7 @@ def open_conversation_ids(
     the viewer's friends among the participants, when the caller has read them already."""
     conversations = list(conversations)
     if friend_ids is None:
-        friend_ids = set(Friendship.objects.friend_ids(viewer.pk))
+        friend_ids = read_ids(Friendship.objects.friend_ids(viewer.pk))
     return {
         conversation.pk
         for conversation in conversations
@@ -219,7 +216,7 @@ def decorate(viewer: User, conversations: Iterable[Conversation]) -> list[Conver
     conversations = list(conversations)
     everyone = {other.pk: other for c in conversations for other in others_in(c, viewer)}
     states = dict.fromkeys(everyone, "friends")  # shown beside conversations, not strangers
-    friend_ids = set(Friendship.objects.friend_ids(viewer.pk))
+    friend_ids = read_ids(Friendship.objects.friend_ids(viewer.pk))
     states = {pk: state for pk, state in states.items() if pk in friend_ids}
     online = presence_for(viewer, everyone.values(), states)
     open_ids = open_conversation_ids(viewer, conversations, friend_ids)

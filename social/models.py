@@ -1,28 +1,42 @@
 """Friendships, blocks, posts, comments and likes, with their visibility rules."""
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Case, F, Q, When
+from django.db import connection, models
+from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest, Least
 from django.urls import reverse
 
 User = settings.AUTH_USER_MODEL
 
 
-def _other_side(user_id: int, left: str, right: str) -> Case:
-    """For a row linking `left` and `right`, the id on the side that is not `user_id`."""
-    return Case(When(**{left: user_id}, then=F(right)), default=F(left))
+# The two id sets nearly every read filters by, written out: built with the ORM, each use
+# cost ~1 ms of CPU to build and compile (a feed page used four). Portable SQL; both
+# placeholders take the same user id.
+FRIEND_IDS_SQL = (
+    "SELECT user_b_id FROM social_friendship WHERE user_a_id = %s"
+    " UNION ALL SELECT user_a_id FROM social_friendship WHERE user_b_id = %s"
+)
+BLOCKED_IDS_SQL = (
+    "SELECT blocked_id FROM social_block WHERE blocker_id = %s"
+    " UNION ALL SELECT blocker_id FROM social_block WHERE blocked_id = %s"
+)
+
+
+def read_ids(subquery: RawSQL) -> set[int]:
+    """Run an id subquery on its own (friend_ids, ids_blocked_with)."""
+    with connection.cursor() as cursor:
+        cursor.execute(subquery.sql, subquery.params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 class FriendshipQuerySet(models.QuerySet):
     def involving(self, user_id: int) -> "FriendshipQuerySet":
         return self.filter(Q(user_a_id=user_id) | Q(user_b_id=user_id))
 
-    def friend_ids(self, user_id: int) -> models.QuerySet:
-        """The ids of a bunny's friends, usable as a subquery."""
-        return self.involving(user_id).values_list(
-            _other_side(user_id, "user_a_id", "user_b_id"), flat=True
-        )
+    def friend_ids(self, user_id: int) -> RawSQL:
+        """The ids of a bunny's friends, as a subquery (`pk__in=`); read_ids() reads them."""
+        return RawSQL(FRIEND_IDS_SQL, [user_id, user_id])  # noqa: S611 - a constant
 
     def between(self, first_id: int, second_id: int) -> "FriendshipQuerySet":
         user_a, user_b = Friendship.ordered(first_id, second_id)
@@ -90,11 +104,9 @@ class FriendRequest(models.Model):
 
 
 class BlockQuerySet(models.QuerySet):
-    def ids_blocked_with(self, user_id: int) -> models.QuerySet:
+    def ids_blocked_with(self, user_id: int) -> RawSQL:
         """Everyone who blocked the bunny or whom the bunny blocked, as a subquery."""
-        return self.filter(Q(blocker_id=user_id) | Q(blocked_id=user_id)).values_list(
-            _other_side(user_id, "blocker_id", "blocked_id"), flat=True
-        )
+        return RawSQL(BLOCKED_IDS_SQL, [user_id, user_id])  # noqa: S611 - a constant
 
     def between(self, first_id: int, second_id: int) -> "BlockQuerySet":
         return self.filter(
