@@ -5,6 +5,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
+from django.db import connection
 from django.db.models import BooleanField, ExpressionWrapper, F, Func, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest, Upper
@@ -57,9 +58,23 @@ def are_friends(first_id: int, second_id: int) -> bool:
     return Friendship.objects.between(first_id, second_id).exists()
 
 
+# Written out: as two ORM queries it cost every API list ~1.5 ms of CPU to build; `{ids}`
+# is a list of placeholders, one per bunny asked about.
+_FRIENDSHIP_STATES_SQL = """
+SELECT user_b_id, 'friends' FROM social_friendship
+    WHERE user_a_id = %(viewer)s AND user_b_id IN ({ids})
+UNION ALL SELECT user_a_id, 'friends' FROM social_friendship
+    WHERE user_b_id = %(viewer)s AND user_a_id IN ({ids})
+UNION ALL SELECT to_user_id, 'request_sent' FROM social_friendrequest
+    WHERE from_user_id = %(viewer)s AND to_user_id IN ({ids})
+UNION ALL SELECT from_user_id, 'request_received' FROM social_friendrequest
+    WHERE to_user_id = %(viewer)s AND from_user_id IN ({ids})
+"""
+
+
 def friendship_states(viewer: User, user_ids: Iterable[int]) -> dict[int, str]:
     """The viewer's relation to each bunny: self, friends, request_sent, request_received
-    or none; two queries for any number of bunnies."""
+    or none; one query for any number of bunnies."""
     ids = set(user_ids)
     states = dict.fromkeys(ids, "none")
     if viewer.pk in states:
@@ -67,22 +82,11 @@ def friendship_states(viewer: User, user_ids: Iterable[int]) -> dict[int, str]:
     ids.discard(viewer.pk)
     if not ids:
         return states
-    friendships = (
-        Friendship.objects.involving(viewer.pk)
-        .filter(Q(user_a_id__in=ids) | Q(user_b_id__in=ids))
-        .values_list("user_a_id", "user_b_id")
-    )
-    for user_a_id, user_b_id in friendships:
-        states[user_b_id if user_a_id == viewer.pk else user_a_id] = "friends"
-    requests = FriendRequest.objects.filter(
-        Q(from_user_id=viewer.pk, to_user_id__in=ids)
-        | Q(to_user_id=viewer.pk, from_user_id__in=ids)
-    ).values_list("from_user_id", "to_user_id")
-    for from_id, to_id in requests:
-        if from_id == viewer.pk:
-            states[to_id] = "request_sent"
-        else:
-            states[from_id] = "request_received"
+    params = {"viewer": viewer.pk} | {f"id{n}": user_id for n, user_id in enumerate(ids)}
+    marks = ", ".join(f"%(id{n})s" for n in range(len(ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(_FRIENDSHIP_STATES_SQL.format(ids=marks), params)
+        states.update(cursor.fetchall())
     return states
 
 
