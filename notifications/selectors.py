@@ -3,6 +3,7 @@
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
@@ -73,10 +74,18 @@ def get_notification_for(viewer: User, notification_id: int) -> Notification:
     return notification
 
 
+# Written out: every page asks, and the ORM spent 0.7 ms of CPU building it.
+_ANY_UNREAD_SQL = (
+    "SELECT 1 FROM notifications_notification WHERE recipient_id = %s AND read_at IS NULL LIMIT 1"
+)
+
+
 def has_unread(viewer: User) -> bool:
     """Whether any notification of the viewer's is unread, visible or not: one look at the
     partial unread index, without building the visibility query (~10 ms of ORM work)."""
-    return Notification.objects.filter(recipient_id=viewer.pk, read_at__isnull=True).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(_ANY_UNREAD_SQL, [viewer.pk])
+        return cursor.fetchone() is not None
 
 
 def unread_count_for(viewer: User) -> int:

@@ -22,6 +22,7 @@ from social.models import (
     Friendship,
     Post,
     PostLike,
+    read_ids,
 )
 
 FEED_PAGE_SIZE = 20
@@ -199,11 +200,19 @@ def wall_for(viewer: User, owner: User, *, cursor: str | None = None, size: int 
     return paginate(_post_rows(viewer).filter(wall=owner), cursor=cursor, size=size)
 
 
+def _liked_ids(like_model, target: str, viewer: User, ids: list[int]) -> set[int]:
+    """Which of `ids` (posts or comments) the viewer liked. Written out: the ORM spent ~1 ms
+    of CPU building this two-condition query, asked twice on every page of posts."""
+    if not ids:
+        return set()
+    marks = ", ".join(["%s"] * len(ids))
+    table = like_model._meta.db_table
+    sql = f"SELECT {target} FROM {table} WHERE user_id = %s AND {target} IN ({marks})"  # noqa: S608 - names from the models, values are parameters
+    return read_ids(RawSQL(sql, [viewer.pk, *ids]))  # noqa: S611
+
+
 def liked_post_ids(viewer: User, posts: Iterable[Post]) -> set[int]:
-    ids = [post.pk for post in posts]
-    return set(
-        PostLike.objects.filter(user=viewer, post_id__in=ids).values_list("post_id", flat=True)
-    )
+    return _liked_ids(PostLike, "post_id", viewer, [post.pk for post in posts])
 
 
 # --- Comments ---------------------------------------------------------------------------
@@ -265,12 +274,7 @@ def get_comment_for(viewer: User, comment_id: int) -> Comment:
 
 
 def liked_comment_ids(viewer: User, comments: Iterable[Comment]) -> set[int]:
-    ids = [comment.pk for comment in comments]
-    return set(
-        CommentLike.objects.filter(user=viewer, comment_id__in=ids).values_list(
-            "comment_id", flat=True
-        )
-    )
+    return _liked_ids(CommentLike, "comment_id", viewer, [comment.pk for comment in comments])
 
 
 def post_likers(viewer: User, post: Post, *, limit: int = 3) -> list[User]:
