@@ -55,10 +55,14 @@ def _with_db(url: str, index: int) -> str:
     return f"{url.rsplit('/', 1)[0]}/{index}"
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU the process has used so far."""
+def _cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """User + system CPU the process has used so far; with `reaped_children`, also that of
+    its children that have exited and been waited for (a gunicorn master's recycled workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_kb(pid: int) -> int:

@@ -64,9 +64,9 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def _with_children(pid: int) -> list[int]:
-    """A gunicorn master and its live workers (a recycled worker takes its CPU with it)."""
-    return [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+def _live_workers(pid: int) -> list[int]:
+    """A gunicorn master's live workers."""
+    return list(map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split()))
 
 
 def _percentile(values: list[float], share: float) -> float | None:
@@ -376,14 +376,16 @@ def _stored_messages(pairs) -> dict[int, set[int]]:
 
 def _memory_kb(daphnes, pages) -> list[int]:
     """Each daphne's resident memory, then gunicorn's (master and workers together)."""
-    return [_rss_kb(p.pid) for p in daphnes] + [sum(map(_rss_kb, _with_children(pages.pid)))]
+    gunicorn = [pages.pid, *_live_workers(pages.pid)]
+    return [_rss_kb(p.pid) for p in daphnes] + [sum(map(_rss_kb, gunicorn))]
 
 
 def _cpu_use(daphnes, pages) -> dict[str, float]:
     """CPU seconds so far of the sockets, the pages and this load generator."""
     return {
         "daphnes": sum(_cpu_seconds(process.pid) for process in daphnes),
-        "gunicorn": sum(map(_cpu_seconds, _with_children(pages.pid))),
+        "gunicorn": _cpu_seconds(pages.pid, reaped_children=True)
+        + sum(map(_cpu_seconds, _live_workers(pages.pid))),
         "load_generator": _cpu_seconds(os.getpid()),
     }
 
