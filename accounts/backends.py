@@ -50,5 +50,10 @@ class UsernameOrEmailBackend(ModelBackend):
             return user
         return None
 
+    def get_user(self, user_id):
+        # Every request with a session asks (BunnyManager.fetch says why not get()).
+        user = get_user_model().objects.fetch(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
+
     def user_can_authenticate(self, user):
         return super().user_can_authenticate(user) and user.sanction_notice() is None

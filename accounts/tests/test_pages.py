@@ -1,12 +1,14 @@
 """Account pages: sign-up, log-in, log-out, password change and reset."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import BunnySession, User
 from conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -180,3 +182,22 @@ def test_settings_need_a_login(client, db):
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_a_session_logs_in_its_bunny_until_it_expires(client, ann):
+    client.force_login(ann)
+    assert client.get(reverse("settings")).status_code == 200
+
+    BunnySession.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+
+    assert client.get(reverse("settings")).status_code == 302  # to the log-in page
+
+
+def test_fetching_a_bunny_by_id_gives_every_field_or_none(ann):
+    fetched = User.objects.fetch(ann.pk)
+
+    fields = [field.attname for field in User._meta.concrete_fields]
+    assert [getattr(fetched, name) for name in fields] == [getattr(ann, name) for name in fields]
+    assert fetched._state.adding is False
+    assert User.objects.fetch(ann.pk + 1000) is None
+    assert User.objects.fetch(2**63) is None  # beyond bigint: no database error
