@@ -12,7 +12,7 @@ User = settings.AUTH_USER_MODEL
 
 # The two id sets nearly every read filters by, written out: built with the ORM, each use
 # cost ~1 ms of CPU to build and compile (a feed page used four). Portable SQL; both
-# placeholders take the same user id.
+# placeholders take the same user id (the suggestions' SQL names it instead).
 FRIEND_IDS_SQL = (
     "SELECT user_b_id FROM social_friendship WHERE user_a_id = %s"
     " UNION ALL SELECT user_a_id FROM social_friendship WHERE user_b_id = %s"

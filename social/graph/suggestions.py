@@ -25,6 +25,7 @@ from django.utils import timezone
 from neo4j import Query
 
 from accounts.models import User
+from social import models
 from social.graph import cypher
 from social.graph.client import GraphUnavailable, graph_enabled, graph_session, query_timeout
 from social.models import Block
@@ -73,21 +74,23 @@ def dismissed_since():
 # Written out rather than built with the ORM, whose building and compiling cost more than
 # running them: hydration took 6 ms that way against 1.3 ms now (bench/, 50,000 bunnies).
 
-FRIEND_IDS_SQL = """
-    SELECT user_b_id FROM social_friendship WHERE user_a_id = %(user_id)s
-    UNION ALL SELECT user_a_id FROM social_friendship WHERE user_b_id = %(user_id)s
-"""
+
+def _named(sql: str) -> str:
+    """One of social.models' id subqueries, its user id as the named parameter used here."""
+    return sql.replace("%s", "%(user_id)s")
+
+
+FRIEND_IDS_SQL = _named(models.FRIEND_IDS_SQL)
 
 # Never suggested beyond self and friends: pending requests either way, blocks either way,
 # recent dismissals.
-EXCLUDED_IDS_SQL = """
+EXCLUDED_IDS_SQL = f"""
     SELECT to_user_id FROM social_friendrequest WHERE from_user_id = %(user_id)s
     UNION ALL SELECT from_user_id FROM social_friendrequest WHERE to_user_id = %(user_id)s
-    UNION ALL SELECT blocked_id FROM social_block WHERE blocker_id = %(user_id)s
-    UNION ALL SELECT blocker_id FROM social_block WHERE blocked_id = %(user_id)s
+    UNION ALL {_named(models.BLOCKED_IDS_SQL)}
     UNION ALL SELECT dismissed_id FROM social_suggestiondismissal
         WHERE user_id = %(user_id)s AND dismissed_at > %(since)s
-"""
+"""  # noqa: S608 - joined from constants; values are parameters
 
 
 def _fetch(sql: str, params: dict) -> list[tuple]:
