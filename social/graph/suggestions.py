@@ -200,35 +200,33 @@ class Neo4jStore:
     def __init__(self, *, timeout: float | None = None):
         self.timeout = timeout
 
-    def _records(self, statement: str, **parameters) -> list:
+    def _answer(self, statement: str, **parameters) -> list:
+        """The list that a read of `cypher` returns as its one record."""
         timeout = self.timeout if self.timeout is not None else query_timeout()
         started = time.monotonic()
         with graph_session() as session:
-            records = list(session.run(Query(statement, timeout=timeout), **parameters))
+            result = session.run(Query(statement, timeout=timeout), **parameters)
+            answer = result.single(strict=True)[0]
         elapsed = time.monotonic() - started
         if elapsed > SLOW_QUERY_SECONDS:
             logger.warning(
                 "slow Neo4j read (%.0f ms): %s", elapsed * 1000, statement.strip().splitlines()[0]
             )
-        return records
+        return answer
 
     def suggest(self, user_id: int, *, limit: int, exclusions: bool = True) -> list[Candidate]:
         # Exclusions live in PostgreSQL only; the graph holds nothing but friendships.
-        records = self._records(
+        rows = self._answer(
             cypher.SUGGESTIONS,
             user_id=user_id,
             exclude=sorted(excluded_ids(user_id)) if exclusions else [],
             limit=limit,
             sample=SAMPLE_SIZE,
         )
-        return [
-            Candidate(record["id"], record["mutual_count"], tuple(record["sample"]))
-            for record in records
-        ]
+        return [Candidate(bunny_id, count, tuple(sample)) for bunny_id, count, sample in rows]
 
     def mutual_friend_ids(self, user_id: int, other_id: int) -> list[int]:
-        records = self._records(cypher.MUTUAL_FRIEND_IDS, user_id=user_id, other_id=other_id)
-        return [record["id"] for record in records]
+        return self._answer(cypher.MUTUAL_FRIEND_IDS, user_id=user_id, other_id=other_id)
 
 
 sql_store = SqlStore()
