@@ -68,9 +68,13 @@ def paginate(
             Q(**{f"{order_field}__{beyond}": value})
             | Q(**{order_field: value, f"pk__{beyond}": pk})
         )
-    items = list(queryset[: size + 1])
-    has_more = len(items) > size
-    items = items[:size]
-    last = items[-1] if has_more else None
+    return page_of(list(queryset[: size + 1]), size=size, order_field=order_field)
+
+
+def page_of(rows: list, *, size: int, order_field: str = "created_at") -> Page:
+    """The page of `rows`, a query's first `size + 1` rows in (order_field, pk) order: one
+    more than shown tells whether another page follows."""
+    items = rows[:size]
+    last = items[-1] if len(rows) > size else None
     next_cursor = encode_cursor(getattr(last, order_field), last.pk) if last else None
     return Page(items=items, next_cursor=next_cursor)

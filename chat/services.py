@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.api import ProfileSerializer
 from accounts.models import User
-from bunnybook import ratelimit
+from bunnybook import ratelimit, rows
 from bunnybook.errors import Conflict
 from bunnybook.events import (
     deliver,
@@ -216,9 +216,7 @@ def _send_sql() -> dict[str, str]:
         "friendship": Friendship._meta.db_table,
     }
     quoted = {name: connection.ops.quote_name(table) for name, table in tables.items()}
-    quoted["user_columns"] = ", ".join(
-        "u." + connection.ops.quote_name(field.column) for field in _user_fields()
-    )
+    quoted["user_columns"] = rows.columns(User, "u")
     lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
     return {
         # The participants as users, with the conversation's kind, whether each is the
@@ -266,24 +264,19 @@ def _send_sql() -> dict[str, str]:
     }
 
 
-def _user_fields():
-    return User._meta.concrete_fields
-
-
 def _participant_users(sql: str, params: dict) -> list[User]:
     """The participants query's rows as users, each with the row's extra columns as
-    attributes. Built with Model.from_db from a fixed column list: a RawQuerySet spent
-    more CPU mapping columns to fields on every call than building the users."""
-    fields = _user_fields()
-    attnames = [field.attname for field in fields]
+    attributes. Built from a fixed column list (bunnybook.rows): a RawQuerySet spent more
+    CPU mapping columns to fields on every call than building the users."""
+    width = len(rows.attnames(User))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        extras = [column[0] for column in cursor.description[len(fields) :]]
-        rows = cursor.fetchall()
+        extras = [column[0] for column in cursor.description[width:]]
+        fetched = cursor.fetchall()
     users = []
-    for row in rows:
-        user = User.from_db(connection.alias, attnames, row[: len(fields)])
-        for name, value in zip(extras, row[len(fields) :], strict=True):
+    for row in fetched:
+        user = rows.build(User, row[:width])
+        for name, value in zip(extras, row[width:], strict=True):
             setattr(user, name, value)
         users.append(user)
     return users

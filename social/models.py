@@ -23,6 +23,11 @@ BLOCKED_IDS_SQL = (
 )
 
 
+def named(sql: str, name: str) -> str:
+    """FRIEND_IDS_SQL or BLOCKED_IDS_SQL with its user id as the named parameter `name`."""
+    return sql.replace("%s", f"%({name})s")
+
+
 def read_ids(subquery: RawSQL) -> set[int]:
     """Run an id subquery on its own (friend_ids, ids_blocked_with)."""
     with connection.cursor() as cursor:

@@ -100,6 +100,45 @@ def sign_in(site: str, username: str, password: str) -> urllib.request.OpenerDir
     return opener
 
 
+# Written-out reads on SQLite, whose datetimes come back naive unless converted as the ORM
+# converts them (bunnybook.rows): a suspended bunny's session once raised a TypeError.
+SQLITE_WRITTEN_OUT_READS = """
+from datetime import timedelta
+from django.utils import timezone
+from accounts.models import User
+from social import selectors
+from social.models import Comment, Post
+
+later = timezone.now() + timedelta(hours=1)
+ann = User.objects.create_user("ann", "ann@bunnies.test", "x", suspended_until=later)
+post = Post.objects.create(author=ann, wall=ann, body="hi")
+Comment.objects.create(post=post, author=ann, body="hello")
+fetched = User.objects.fetch(ann.pk)
+assert fetched.is_suspended() and fetched.date_joined.tzinfo is not None
+[shown] = selectors.feed_for(ann).items
+assert shown.created_at.tzinfo is not None and shown.author.date_joined.tzinfo is not None
+[comment] = selectors.latest_comments_on(ann, [shown])[post.pk]
+assert comment.created_at.tzinfo is not None and comment.author.is_suspended()
+print("aware")
+"""
+
+
+def test_written_out_reads_give_aware_datetimes_on_sqlite(tmp_path):
+    env = embedded_env(tmp_path)
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True, timeout=300)
+    result = subprocess.run(
+        [*manage, "shell", "-c", SQLITE_WRITTEN_OUT_READS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("aware")
+
+
 def test_the_embedded_default_serves_the_home_page_with_no_services(tmp_path):
     env = embedded_env(tmp_path)
     manage = [sys.executable, "manage.py"]

@@ -25,6 +25,7 @@ from django.utils import timezone
 from neo4j import Query
 
 from accounts.models import User
+from bunnybook import rows
 from social import models
 from social.graph import cypher
 from social.graph.client import GraphUnavailable, graph_enabled, graph_session, query_timeout
@@ -75,19 +76,14 @@ def dismissed_since():
 # running them: hydration took 6 ms that way against 1.3 ms now (bench/, 50,000 bunnies).
 
 
-def _named(sql: str) -> str:
-    """One of social.models' id subqueries, its user id as the named parameter used here."""
-    return sql.replace("%s", "%(user_id)s")
-
-
-FRIEND_IDS_SQL = _named(models.FRIEND_IDS_SQL)
+FRIEND_IDS_SQL = models.named(models.FRIEND_IDS_SQL, "user_id")
 
 # Never suggested beyond self and friends: pending requests either way, blocks either way,
 # recent dismissals.
 EXCLUDED_IDS_SQL = f"""
     SELECT to_user_id FROM social_friendrequest WHERE from_user_id = %(user_id)s
     UNION ALL SELECT from_user_id FROM social_friendrequest WHERE to_user_id = %(user_id)s
-    UNION ALL {_named(models.BLOCKED_IDS_SQL)}
+    UNION ALL {models.named(models.BLOCKED_IDS_SQL, "user_id")}
     UNION ALL SELECT dismissed_id FROM social_suggestiondismissal
         WHERE user_id = %(user_id)s AND dismissed_at > %(since)s
 """  # noqa: S608 - joined from constants; values are parameters
@@ -379,7 +375,7 @@ LIMIT %(limit)s
 
 def _profile(row: Sequence) -> User:
     """A User with PROFILE_FIELDS loaded (the rest deferred), as the ORM's .only() makes."""
-    return User.from_db(connection.alias, PROFILE_FIELDS, row[: len(PROFILE_FIELDS)])
+    return rows.build(User, row[: len(PROFILE_FIELDS)], PROFILE_FIELDS)
 
 
 def _profiles_with_relation(viewer: User, ids: Iterable[int]) -> list[tuple[User, bool]]:

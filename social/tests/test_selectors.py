@@ -1,0 +1,85 @@
+"""The reads written out in SQL against the ORM rules they restate, on every combination of
+author, wall, visibility, friendship and block among a handful of bunnies."""
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.db.models import Q
+from django.utils import timezone
+
+from conftest import make_bunny
+from social import selectors
+from social.models import Block, Comment, Friendship, Post, Visibility
+from social.tests.factories import make_friends
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def network():
+    """ann is friends with bob and cid; bob with dot and eve; ann blocked eve, fay blocked
+    ann. Every bunny wrote on every wall, both visibilities, some at the same instant."""
+    names = ["ann", "bob", "cid", "dot", "eve", "fay"]
+    ann, bob, cid, dot, eve, fay = (make_bunny(name) for name in names)
+    for first, second in [(ann, bob), (ann, cid), (bob, dot), (bob, eve)]:
+        make_friends(first, second)
+    Block.objects.create(blocker=ann, blocked=eve)
+    Block.objects.create(blocker=fay, blocked=ann)
+    bunnies = [ann, bob, cid, dot, eve, fay]
+    start = timezone.now() - timedelta(days=1)
+    combinations = itertools.product(bunnies, bunnies, Visibility.values)
+    for number, (author, wall, visibility) in enumerate(combinations):
+        post = Post.objects.create(author=author, wall=wall, body="hi", visibility=visibility)
+        # Pairs of posts share a timestamp: the keyset must break ties by id.
+        Post.objects.filter(pk=post.pk).update(created_at=start + timedelta(minutes=number // 2))
+    return bunnies
+
+
+def orm_feed(viewer) -> list[Post]:
+    friends = Friendship.objects.friend_ids(viewer.pk)
+    return list(
+        Post.objects.visible_to(viewer)
+        .filter(Q(author=viewer) | Q(wall=viewer) | Q(author_id__in=friends))
+        .order_by("-created_at", "-id")
+    )
+
+
+def test_the_feed_shows_exactly_what_the_visibility_rule_allows_page_by_page(network):
+    for viewer in network:
+        expected = orm_feed(viewer)
+        shown, cursor = [], None
+        while True:
+            page = selectors.feed_for(viewer, cursor=cursor, size=7)
+            shown += page.items
+            if not (cursor := page.next_cursor):
+                break
+        assert [post.pk for post in shown] == [post.pk for post in expected], viewer.username
+        assert expected, viewer.username
+
+
+def test_feed_posts_come_with_their_author_and_wall_loaded(network, django_assert_num_queries):
+    page = selectors.feed_for(network[0])
+    with django_assert_num_queries(0):
+        seen = [(post.author.username, post.wall.username) for post in page.items]
+    expected = [(post.author.username, post.wall.username) for post in orm_feed(network[0])]
+    assert seen == expected[: len(seen)]
+    assert page.items[0].created_at.tzinfo is not None
+
+
+def test_latest_comments_are_the_newest_three_per_post_less_blocked_authors(network):
+    ann, bob, cid, dot, eve, fay = network
+    posts = orm_feed(ann)[:6]
+    threads = [[bob, cid, dot, eve, bob], [eve, fay], [], [cid], [dot, bob, cid, bob], [eve]]
+    for post, commenters in zip(posts, threads, strict=True):
+        for author in commenters:
+            Comment.objects.create(post=post, author=author, body=f"from {author.username}")
+
+    latest = selectors.latest_comments_on(ann, posts)
+
+    blocked = {eve.pk, fay.pk}
+    for post in posts:
+        visible = Comment.objects.filter(post=post).exclude(author_id__in=blocked)
+        newest = list(visible.order_by("-created_at", "-id")[:3])[::-1]
+        assert [comment.pk for comment in latest[post.pk]] == [c.pk for c in newest]
+        assert [c.author.username for c in latest[post.pk]] == [c.author.username for c in newest]
