@@ -122,6 +122,29 @@ def friend_requests_for(viewer: User, *, direction: str) -> QuerySet[FriendReque
     return requests.order_by("-created_at", "-id")
 
 
+# Written out: built with the ORM (two joins, the blocks, a window for the count) this cost
+# every feed page ~2.8 ms of CPU.
+_REQUESTERS_SQL = """
+SELECT {user}, COUNT(*) OVER () AS total
+FROM social_friendrequest r JOIN accounts_user u ON u.id = r.from_user_id
+WHERE r.to_user_id = %(viewer)s AND r.from_user_id NOT IN ({blocked})
+ORDER BY r.created_at DESC, r.id DESC
+LIMIT %(limit)s
+"""
+
+
+def latest_requesters(viewer: User, *, limit: int) -> tuple[list[User], int]:
+    """The bunnies whose friend requests to the viewer are pending, newest request first
+    (at most `limit`), and how many there are in all; as friend_requests_for("incoming")."""
+    sql = _REQUESTERS_SQL.format(
+        user=rows.columns(User, "u"), blocked=named(BLOCKED_IDS_SQL, "viewer")
+    )
+    with connection.cursor() as db:
+        db.execute(sql, {"viewer": viewer.pk, "limit": limit})
+        fetched = db.fetchall()
+    return [rows.build(User, row[:-1]) for row in fetched], fetched[0][-1] if fetched else 0
+
+
 def blocked_by(viewer: User) -> QuerySet[User]:
     return User.objects.filter(
         pk__in=Block.objects.filter(blocker=viewer).values("blocked_id")

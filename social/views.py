@@ -120,14 +120,12 @@ def home(request):
     context = _post_list_context(request, page)
     if request.htmx:
         return TemplateResponse(request, "social/partials/post_page.html", context)
-    incoming, incoming_count = _preview(
-        selectors.friend_requests_for(viewer, direction="incoming"), REQUESTS_SUMMARY_SIZE
-    )
+    requesters, request_count = selectors.latest_requesters(viewer, limit=REQUESTS_SUMMARY_SIZE)
     context |= {
         "form": PostForm(),
         "wall": viewer,
-        "incoming_requests": incoming,
-        "incoming_count": incoming_count,
+        "requesters": requesters,
+        "request_count": request_count,
         **graph_views.panel_context(viewer),
     }
     return TemplateResponse(request, "social/feed.html", context)

@@ -13,6 +13,7 @@ from social import selectors, services
 from social.models import Block, Comment, CommentLike, FriendRequest, Post, PostLike
 from social.templatetags.social_tags import rich_text
 from social.tests.factories import make_friends
+from social.views import REQUESTS_SUMMARY_SIZE
 
 pytestmark = pytest.mark.django_db
 
@@ -915,13 +916,34 @@ def test_the_friends_page_lists_requests_both_ways_and_friends(client, ann, bob,
     assert reverse("unfriend", args=["dan"]) in html
 
 
-def test_the_feed_side_column_summarises_incoming_requests(client, ann, bob):
-    services.send_friend_request(sender=bob, to=ann)
+def test_the_feed_side_column_summarises_incoming_requests(client, ann, bob, cid, dan):
+    for sender in [bob, cid, dan]:
+        services.send_friend_request(sender=sender, to=ann)
+    services.send_friend_request(sender=ann, to=make_bunny("eve"))
+    # Made directly, the block leaves cid's request in place (blocking drops it): the read
+    # must hide it on its own.
+    Block.objects.create(blocker=cid, blocked=ann)
     client.force_login(ann)
 
-    html = client.get(reverse("home")).content.decode()
+    response = client.get(reverse("home"))
+    html = response.content.decode()
 
+    assert response.context["requesters"] == [dan, bob]  # newest first; cid is blocked
+    assert response.context["request_count"] == 2
     assert reverse("friend-request-accept", args=["bob"]) in html
+    assert reverse("friend-request-accept", args=["cid"]) not in html
+
+
+def test_the_feed_side_column_shows_a_few_requests_and_links_to_all(client, ann):
+    senders = [make_bunny(f"asker{number}") for number in range(REQUESTS_SUMMARY_SIZE + 2)]
+    for sender in senders:
+        services.send_friend_request(sender=sender, to=ann)
+    client.force_login(ann)
+
+    response = client.get(reverse("home"))
+
+    assert response.context["requesters"] == senders[::-1][:REQUESTS_SUMMARY_SIZE]
+    assert f"See all {len(senders)} requests" in response.content.decode()
 
 
 # --- Blocking ---------------------------------------------------------------------------
