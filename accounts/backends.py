@@ -9,6 +9,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.db.models import Q
 
+from accounts.models import equal_ignoring_case
+
 
 def may_authenticate(user) -> bool:
     """simplejwt's USER_AUTHENTICATION_RULE: active and not sanctioned."""
@@ -18,7 +20,9 @@ def may_authenticate(user) -> bool:
 def _find(username: str):
     return (
         get_user_model()
-        .objects.filter(Q(username__iexact=username) | Q(email__iexact=username))
+        .objects.filter(
+            Q(equal_ignoring_case("username", username)) | Q(equal_ignoring_case("email", username))
+        )
         .first()
     )
 

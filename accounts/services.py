@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.avatars import draw_bunny_avatar, new_avatar_seed
-from accounts.models import User
+from accounts.models import User, equal_ignoring_case
 
 
 def avatar_path(seed: int) -> str:
@@ -28,9 +28,9 @@ def ensure_avatar_file(seed: int) -> str:
 
 def _check_identity_is_free(*, username: str, email: str) -> None:
     errors = {}
-    if User.objects.filter(username__iexact=username).exists():
+    if User.objects.filter(equal_ignoring_case("username", username)).exists():
         errors["username"] = ["That username is taken."]
-    if User.objects.filter(email__iexact=email).exists():
+    if User.objects.filter(equal_ignoring_case("email", email)).exists():
         errors["email"] = ["An account with that email already exists."]
     if errors:
         raise ValidationError(errors)

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import ProfileSerializer, profile_of
-from accounts.models import User
+from accounts.models import User, equal_ignoring_case
 from bunnybook.pagination import Page
 from bunnybook.ratelimit import limit
 from chat import selectors as chat_selectors
@@ -336,7 +336,8 @@ class BlocksView(APIView):
 class BlockDetailView(APIView):
     def _target(self, username) -> User:
         # Blocking works even against a bunny who already blocked you.
-        target = User.objects.filter(username__iexact=username, is_active=True).first()
+        named = equal_ignoring_case("username", username)
+        target = User.objects.filter(named, is_active=True).first()
         if target is None:
             raise Http404
         return target

@@ -12,7 +12,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest, Upper
 from django.http import Http404
 
-from accounts.models import User
+from accounts.models import User, equal_ignoring_case
 from bunnybook import rows
 from bunnybook.pagination import Page, decode_cursor, page_of, paginate
 from social.models import (
@@ -46,7 +46,7 @@ def bunnies_visible_to(viewer: User) -> QuerySet[User]:
 
 
 def get_bunny_for(viewer: User, username: str) -> User:
-    bunny = bunnies_visible_to(viewer).filter(username__iexact=username).first()
+    bunny = bunnies_visible_to(viewer).filter(equal_ignoring_case("username", username)).first()
     if bunny is None:
         raise Http404
     return bunny

@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from accounts.models import User
+from accounts.models import User, equal_ignoring_case
 from bunnybook.errors import Conflict
 from bunnybook.pagination import Page
 from bunnybook.ratelimit import limit
@@ -525,7 +525,7 @@ def block(request, username: str):
 @require_POST
 def unblock(request, username: str):
     viewer = request.user
-    owner = selectors.blocked_by(viewer).filter(username__iexact=username).first()
+    owner = selectors.blocked_by(viewer).filter(equal_ignoring_case("username", username)).first()
     if owner is None:
         raise Http404
     services.unblock_bunny(blocker=viewer, blocked=owner)

@@ -689,6 +689,14 @@ def test_profiles_need_login(client, ann):
     assert response.url.startswith(reverse("login"))
 
 
+def test_a_profile_is_found_by_its_name_in_any_case(client, ann, bob):
+    client.force_login(bob)
+
+    for name in ["ann", "ANN", "aNn"]:
+        assert client.get(reverse("profile", args=[name])).context["owner"] == ann
+    assert client.get(reverse("profile", args=["annie"])).status_code == 404
+
+
 def test_a_profile_shows_the_bunny_friends_mutual_friends_and_wall(client, ann, bob, cid, dan):
     ann.bio = "Likes <b>clover</b>"
     ann.save()
