@@ -56,6 +56,34 @@ def friends_of(owner: User, *, viewer: User) -> QuerySet[User]:
     return bunnies_visible_to(viewer).filter(pk__in=Friendship.objects.friend_ids(owner.pk))
 
 
+# Written out: a profile shows two of these (friends, mutual friends), which the ORM spent
+# ~2 ms of CPU each building (the blocks, a window for the count).
+_BUNNIES_PREVIEW_SQL = """
+SELECT {user}, COUNT(*) OVER () AS total
+FROM accounts_user u
+WHERE u.id IN ({ids}) AND u.is_active AND u.id NOT IN ({blocked})
+ORDER BY u.username
+LIMIT %s
+"""
+
+
+def bunnies_preview(viewer: User, ids: RawSQL, *, limit: int) -> tuple[list[User], int]:
+    """The first `limit` bunnies by name among `ids` (an id subquery) that the viewer may
+    see, as bunnies_visible_to, and how many there are in all."""
+    sql = _BUNNIES_PREVIEW_SQL.format(
+        user=rows.columns(User, "u"), ids=ids.sql, blocked=BLOCKED_IDS_SQL
+    )
+    with connection.cursor() as db:
+        db.execute(sql, [*ids.params, viewer.pk, viewer.pk, limit])
+        fetched = db.fetchall()
+    return [rows.build(User, row[:-1]) for row in fetched], fetched[0][-1] if fetched else 0
+
+
+def friends_preview(owner: User, *, viewer: User, limit: int) -> tuple[list[User], int]:
+    """The first `limit` of friends_of(owner) by name, and how many there are."""
+    return bunnies_preview(viewer, Friendship.objects.friend_ids(owner.pk), limit=limit)
+
+
 def mutual_friends(viewer: User, other: User) -> QuerySet[User]:
     return friends_of(viewer, viewer=viewer).filter(pk__in=Friendship.objects.friend_ids(other.pk))
 
@@ -197,15 +225,16 @@ def get_post_for(viewer: User, post_id: int) -> Post:
     return post
 
 
-# The feed, written out: the ORM spent ~4 ms of CPU a page building and compiling it (the
-# visibility rule, two joined bunnies, the keyset), several times what PostgreSQL takes to
-# run it. Its WHERE restates Post.objects.visible_to; test_selectors pins the two together.
-_FEED_SQL = """
+# Pages of posts (the feed, a wall), written out: the ORM spent ~4 ms of CPU a page building
+# and compiling them (the visibility rule, two joined bunnies, the keyset), several times
+# what PostgreSQL takes to run them. The second condition restates
+# Post.objects.visible_to; test_selectors pins the two together.
+_POSTS_SQL = """
 SELECT {post}, {author}, {wall}
 FROM social_post p
 JOIN accounts_user a ON a.id = p.author_id
 JOIN accounts_user w ON w.id = p.wall_id
-WHERE (p.author_id = %(viewer)s OR p.wall_id = %(viewer)s OR {by_friend})
+WHERE {scope}
   AND (p.visibility = %(public)s OR p.wall_id = %(viewer)s OR p.author_id = %(viewer)s
        OR p.wall_id IN ({friends}))
   AND p.author_id NOT IN ({blocked}) AND p.wall_id NOT IN ({blocked})
@@ -217,30 +246,35 @@ _AFTER_CURSOR = "AND (p.created_at < %(at)s OR (p.created_at = %(at)s AND p.id <
 
 
 @functools.cache
-def _feed_sql(*, after_cursor: bool) -> str:
+def _posts_sql(*, scope: str, after_cursor: bool) -> str:
     friends = named(FRIEND_IDS_SQL, "viewer")
     # `author_id = ANY(ARRAY(friends))`: PostgreSQL then reads just the friends' posts by
     # the post_by_author index; with `IN (friends)` it walked every post, newest first,
     # testing each (~0.3 ms instead of ~3.5 ms with 50 friends among 10,000 bunnies).
     by_friend = f"p.author_id = ANY(ARRAY({friends}))" if settings.USES_POSTGRES else None
-    return _FEED_SQL.format(
+    scopes = {
+        "feed": "(p.author_id = %(viewer)s OR p.wall_id = %(viewer)s OR {by_friend})".format(
+            by_friend=by_friend or f"p.author_id IN ({friends})"
+        ),
+        "wall": "p.wall_id = %(owner)s",
+    }
+    return _POSTS_SQL.format(
         post=rows.columns(Post, "p"),
         author=rows.columns(User, "a"),
         wall=rows.columns(User, "w"),
-        by_friend=by_friend or f"p.author_id IN ({friends})",
+        scope=scopes[scope],
         friends=friends,
         blocked=named(BLOCKED_IDS_SQL, "viewer"),
         after=_AFTER_CURSOR if after_cursor else "",
     )
 
 
-def feed_for(viewer: User, *, cursor: str | None = None, size: int = FEED_PAGE_SIZE) -> Page:
-    """The viewer's and friends' posts, and posts on the viewer's wall, newest first."""
-    params = {"viewer": viewer.pk, "public": Visibility.PUBLIC, "limit": size + 1}
+def _posts_page(viewer: User, scope: str, *, cursor: str | None, size: int, **params) -> Page:
+    params |= {"viewer": viewer.pk, "public": Visibility.PUBLIC, "limit": size + 1}
     if cursor:
         params["at"], params["pk"] = decode_cursor(cursor, Post._meta.get_field("created_at"))
     with connection.cursor() as db:
-        db.execute(_feed_sql(after_cursor=bool(cursor)), params)
+        db.execute(_posts_sql(scope=scope, after_cursor=bool(cursor)), params)
         fetched = db.fetchall()
     post_width, user_width = len(rows.attnames(Post)), len(rows.attnames(User))
     posts = []
@@ -254,8 +288,14 @@ def feed_for(viewer: User, *, cursor: str | None = None, size: int = FEED_PAGE_S
     return page_of(posts, size=size)
 
 
+def feed_for(viewer: User, *, cursor: str | None = None, size: int = FEED_PAGE_SIZE) -> Page:
+    """The viewer's and friends' posts, and posts on the viewer's wall, newest first."""
+    return _posts_page(viewer, "feed", cursor=cursor, size=size)
+
+
 def wall_for(viewer: User, owner: User, *, cursor: str | None = None, size: int = FEED_PAGE_SIZE):
-    return paginate(_post_rows(viewer).filter(wall=owner), cursor=cursor, size=size)
+    """The posts on `owner`'s wall that the viewer may see, newest first."""
+    return _posts_page(viewer, "wall", cursor=cursor, size=size, owner=owner.pk)
 
 
 def _liked_ids(like_model, target: str, viewer: User, ids: list[int]) -> set[int]:

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
-from django.db.models import Count, QuerySet, Window
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -81,12 +80,6 @@ def _card_state(viewer: User, posts: list[Post]) -> dict:
         "liked_post_ids": selectors.liked_post_ids(viewer, posts),
         "liked_comment_ids": selectors.liked_comment_ids(viewer, comments),
     }
-
-
-def _preview(rows: QuerySet, size: int) -> tuple[list, int]:
-    """The first `size` rows and how many there are in all, in one query."""
-    first = list(rows.annotate(total_rows=Window(Count("pk")))[:size])
-    return first, first[0].total_rows if first else 0
 
 
 def _post_card(request, post: Post) -> TemplateResponse:
@@ -409,9 +402,7 @@ def profile(request, username: str):
     if request.htmx:
         return TemplateResponse(request, "social/partials/post_page.html", context)
     state = selectors.friendship_states(viewer, [owner.pk])[owner.pk]
-    friends, friend_count = _preview(
-        selectors.friends_of(owner, viewer=viewer).order_by("username"), PREVIEW_SIZE
-    )
+    friends, friend_count = selectors.friends_preview(owner, viewer=viewer, limit=PREVIEW_SIZE)
     context |= {
         "state": state,
         "friends_preview": friends,
@@ -420,8 +411,8 @@ def profile(request, username: str):
         "wall": owner,
     }
     if state != "self":
-        mutual, mutual_count = _preview(
-            graph_suggestions.mutual_friends(viewer, owner).order_by("username"), PREVIEW_SIZE
+        mutual, mutual_count = graph_suggestions.mutual_friends_preview(
+            viewer, owner, limit=PREVIEW_SIZE
         )
         context |= {"mutual_preview": mutual, "mutual_count": mutual_count}
     return TemplateResponse(request, "social/profile.html", context)

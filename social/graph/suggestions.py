@@ -21,12 +21,13 @@ from typing import Protocol
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from neo4j import Query
 
 from accounts.models import User
 from bunnybook import rows
-from social import models
+from social import models, selectors
 from social.graph import cypher
 from social.graph.client import GraphUnavailable, graph_enabled, graph_session, query_timeout
 from social.models import Block
@@ -460,6 +461,15 @@ def mutual_friend_ids(viewer: User, other: User) -> list[int]:
     if viewer.pk == other.pk:
         return []
     return _with_fallback(lambda store: store.mutual_friend_ids(viewer.pk, other.pk))
+
+
+def mutual_friends_preview(viewer: User, other: User, *, limit: int) -> tuple[list[User], int]:
+    """The first `limit` mutual friends by name that the viewer may see, and how many."""
+    ids = mutual_friend_ids(viewer, other)
+    if not ids:
+        return [], 0
+    listed = RawSQL(", ".join(["%s"] * len(ids)), ids)  # noqa: S611 - placeholders only
+    return selectors.bunnies_preview(viewer, listed, limit=limit)
 
 
 def mutual_friends(viewer: User, other: User) -> QuerySet[User]:

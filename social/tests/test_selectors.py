@@ -45,17 +45,31 @@ def orm_feed(viewer) -> list[Post]:
     )
 
 
+def every_page(read) -> list[Post]:
+    """All posts of a paged read, following its cursors."""
+    shown, cursor = [], None
+    while True:
+        page = read(cursor)
+        shown += page.items
+        if not (cursor := page.next_cursor):
+            return shown
+
+
 def test_the_feed_shows_exactly_what_the_visibility_rule_allows_page_by_page(network):
     for viewer in network:
         expected = orm_feed(viewer)
-        shown, cursor = [], None
-        while True:
-            page = selectors.feed_for(viewer, cursor=cursor, size=7)
-            shown += page.items
-            if not (cursor := page.next_cursor):
-                break
+        shown = every_page(lambda cursor, v=viewer: selectors.feed_for(v, cursor=cursor, size=7))
         assert [post.pk for post in shown] == [post.pk for post in expected], viewer.username
         assert expected, viewer.username
+
+
+def test_a_wall_shows_exactly_what_the_visibility_rule_allows_page_by_page(network):
+    for viewer, owner in itertools.product(network, network):
+        expected = Post.objects.visible_to(viewer).filter(wall=owner).order_by("-created_at", "-id")
+        shown = every_page(
+            lambda cursor, v=viewer, o=owner: selectors.wall_for(v, o, cursor=cursor, size=5)
+        )
+        assert [post.pk for post in shown] == [post.pk for post in expected], (viewer, owner)
 
 
 def test_feed_posts_come_with_their_author_and_wall_loaded(network, django_assert_num_queries):
