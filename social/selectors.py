@@ -56,6 +56,15 @@ def friends_of(owner: User, *, viewer: User) -> QuerySet[User]:
     return bunnies_visible_to(viewer).filter(pk__in=Friendship.objects.friend_ids(owner.pk))
 
 
+def _bunnies_and_total(sql: str, params) -> tuple[list[User], int]:
+    """The bunnies of a written-out "first few and how many" query, whose rows are a
+    bunny's columns and the total."""
+    with connection.cursor() as db:
+        db.execute(sql, params)
+        fetched = db.fetchall()
+    return [rows.build(User, row[:-1]) for row in fetched], fetched[0][-1] if fetched else 0
+
+
 # Written out: a profile shows two of these (friends, mutual friends), which the ORM spent
 # ~2 ms of CPU each building (the blocks, a window for the count).
 _BUNNIES_PREVIEW_SQL = """
@@ -73,10 +82,7 @@ def bunnies_preview(viewer: User, ids: RawSQL, *, limit: int) -> tuple[list[User
     sql = _BUNNIES_PREVIEW_SQL.format(
         user=rows.columns(User, "u"), ids=ids.sql, blocked=BLOCKED_IDS_SQL
     )
-    with connection.cursor() as db:
-        db.execute(sql, [*ids.params, viewer.pk, viewer.pk, limit])
-        fetched = db.fetchall()
-    return [rows.build(User, row[:-1]) for row in fetched], fetched[0][-1] if fetched else 0
+    return _bunnies_and_total(sql, [*ids.params, viewer.pk, viewer.pk, limit])
 
 
 def friends_preview(owner: User, *, viewer: User, limit: int) -> tuple[list[User], int]:
@@ -167,10 +173,7 @@ def latest_requesters(viewer: User, *, limit: int) -> tuple[list[User], int]:
     sql = _REQUESTERS_SQL.format(
         user=rows.columns(User, "u"), blocked=named(BLOCKED_IDS_SQL, "viewer")
     )
-    with connection.cursor() as db:
-        db.execute(sql, {"viewer": viewer.pk, "limit": limit})
-        fetched = db.fetchall()
-    return [rows.build(User, row[:-1]) for row in fetched], fetched[0][-1] if fetched else 0
+    return _bunnies_and_total(sql, {"viewer": viewer.pk, "limit": limit})
 
 
 def blocked_by(viewer: User) -> QuerySet[User]:
