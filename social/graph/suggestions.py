@@ -213,14 +213,14 @@ class Neo4jStore:
 
     def suggest(self, user_id: int, *, limit: int, exclusions: bool = True) -> list[Candidate]:
         # Exclusions live in PostgreSQL only; the graph holds nothing but friendships.
-        rows = self._answer(
+        ranked = self._answer(
             cypher.SUGGESTIONS,
             user_id=user_id,
             exclude=sorted(excluded_ids(user_id)) if exclusions else [],
             limit=limit,
             sample=SAMPLE_SIZE,
         )
-        return [Candidate(bunny_id, count, tuple(sample)) for bunny_id, count, sample in rows]
+        return [Candidate(bunny_id, count, tuple(sample)) for bunny_id, count, sample in ranked]
 
     def mutual_friend_ids(self, user_id: int, other_id: int) -> list[int]:
         return self._answer(cypher.MUTUAL_FRIEND_IDS, user_id=user_id, other_id=other_id)
