@@ -1,16 +1,24 @@
 """Chat reads shared by pages, the API and the consumers. `get_conversation_for` fetches and
 authorises at once: a conversation the viewer is not in is a 404, as if it did not exist."""
 
+import itertools
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BigIntegerField, IntegerField, Prefetch, QuerySet
+from django.db.models import (
+    BigIntegerField,
+    IntegerField,
+    Prefetch,
+    QuerySet,
+    prefetch_related_objects,
+)
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from accounts.models import User
-from bunnybook.pagination import Page, paginate
+from bunnybook import rows
+from bunnybook.pagination import Page, decode_cursor, page_of, paginate
 from chat import presence
 from chat.models import Conversation, ConversationKind, Message, Participant
 from social.models import BLOCKED_IDS_SQL, Friendship, read_ids
@@ -96,14 +104,61 @@ def conversations_for(viewer: User) -> QuerySet[Conversation]:
     )
 
 
-def conversation_page(viewer: User, *, cursor: str | None = None, size: int | None = None) -> Page:
-    """Most recent activity first."""
-    return paginate(
-        conversations_for(viewer),
-        cursor=cursor,
-        size=size or settings.CHAT_PAGE_SIZE,
-        order_field="last_activity_at",
+# A page of conversations_for(), written out with the same pieces: the chat list and every
+# /api/conversations/ call read one, and the ORM spent ~5 ms of CPU compiling it (the
+# joined last message and sender, the two state annotations, the keyset). The
+# participants are still prefetched by the ORM, onto these rows.
+_PAGE_SQL = """
+SELECT {conversation}, {message}, {sender}, ({read_cursor}), ({unread_count})
+FROM chat_conversation
+LEFT JOIN chat_message m ON m.id = chat_conversation.last_message_id
+LEFT JOIN accounts_user s ON s.id = m.sender_id
+WHERE chat_conversation.id IN ({listed}) {after}
+ORDER BY chat_conversation.last_activity_at DESC, chat_conversation.id DESC
+LIMIT %s
+"""
+_AFTER_CURSOR = """AND (chat_conversation.last_activity_at < %s
+    OR (chat_conversation.last_activity_at = %s AND chat_conversation.id < %s))"""
+
+
+def _page_sql(after_cursor: bool) -> str:
+    return _PAGE_SQL.format(
+        conversation=rows.columns(Conversation, "chat_conversation"),
+        message=rows.columns(Message, "m"),
+        sender=rows.columns(User, "s"),
+        read_cursor=_READ_CURSOR_SQL,
+        unread_count=_UNREAD_COUNT_SQL,
+        listed=_LISTED_IDS_SQL,
+        after=_AFTER_CURSOR if after_cursor else "",
     )
+
+
+def conversation_page(viewer: User, *, cursor: str | None = None, size: int | None = None) -> Page:
+    """A page of conversations_for(viewer), most recent activity first."""
+    me, size = viewer.pk, size or settings.CHAT_PAGE_SIZE
+    params = [me, me, me]  # the read cursor's, the unread count's
+    params += [me, ConversationKind.DIRECT.value, me, me]  # the listed ids
+    if cursor:
+        at, pk = decode_cursor(cursor, Conversation._meta.get_field("last_activity_at"))
+        params += [at, at, pk]
+    with connection.cursor() as db:
+        db.execute(_page_sql(bool(cursor)), [*params, size + 1])
+        fetched = db.fetchall()
+    models = (Conversation, Message, User)
+    ends = list(itertools.accumulate(len(rows.attnames(model)) for model in models))
+    conversations = []
+    for row in fetched:
+        conversation = rows.build(Conversation, row[: ends[0]])
+        message = None
+        if row[ends[0]] is not None:  # the last message's id: a new conversation has none
+            message = rows.build(Message, row[ends[0] : ends[1]])
+            sender = rows.build(User, row[ends[1] : ends[2]])
+            Message.sender.field.set_cached_value(message, sender)
+        Conversation.last_message.field.set_cached_value(conversation, message)
+        conversation.read_cursor, conversation.unread_count = row[ends[2] :]
+        conversations.append(conversation)
+    prefetch_related_objects(conversations, _participants_prefetch())
+    return page_of(conversations, size=size, order_field="last_activity_at")
 
 
 def get_conversation_for(viewer: User, conversation_id) -> Conversation:

@@ -1,0 +1,79 @@
+"""The conversation list's written-out page against the ORM query it restates
+(`conversations_for`), page by page."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db.models import F
+from django.utils import timezone
+
+from bunnybook.pagination import paginate
+from chat import selectors, services
+from chat.models import Conversation
+from conftest import make_bunny
+from social.models import Block
+from social.tests.factories import make_friends
+
+pytestmark = pytest.mark.django_db
+
+
+def every_page(read) -> list[Conversation]:
+    shown, cursor = [], None
+    while True:
+        page = read(cursor)
+        shown += page.items
+        if not (cursor := page.next_cursor):
+            return shown
+
+
+def listed(conversation) -> tuple:
+    message = conversation.last_message
+    return (
+        conversation.pk,
+        conversation.last_activity_at,
+        conversation.read_cursor,
+        conversation.unread_count,
+        message and (message.pk, message.body, message.sender.username),
+        [participant.user.username for participant in conversation.participants.all()],
+    )
+
+
+def test_a_page_of_conversations_is_what_conversations_for_lists(django_assert_num_queries):
+    ann = make_bunny("ann")
+    others = [make_bunny(f"friend{number}") for number in range(7)]
+    for number, other in enumerate(others):
+        make_friends(ann, other)
+        conversation, _ = services.start_conversation(user=ann, with_user=other)
+        for count in range(number % 3):  # some have no message, some unread ones
+            services.send_message(
+                sender=(ann, other)[count % 2],
+                conversation_id=conversation.pk,
+                body=f"hi {count}",
+                client_id=uuid.uuid4(),
+            )
+    # Ties on last activity, broken by id; a conversation with a blocked bunny is hidden.
+    same_time = timezone.now() - timedelta(hours=1)
+    Conversation.objects.filter(participants__user__in=others[:4]).update(
+        last_activity_at=same_time
+    )
+    Block.objects.create(blocker=others[5], blocked=ann)
+    Conversation.objects.filter(pk=Conversation.objects.first().pk).update(
+        last_activity_at=F("last_activity_at") - timedelta(days=1)
+    )
+
+    for viewer in [ann, others[0]]:
+        rows = selectors.conversations_for(viewer)
+        expected = every_page(
+            lambda cursor, r=rows: paginate(
+                r, cursor=cursor, size=3, order_field="last_activity_at"
+            )
+        )
+        shown = every_page(
+            lambda cursor, v=viewer: selectors.conversation_page(v, cursor=cursor, size=3)
+        )
+        assert [listed(c) for c in shown] == [listed(c) for c in expected], viewer.username
+    assert len(expected) == 1  # others[0] sees her one conversation
+    with django_assert_num_queries(2):  # the page, then its participants
+        page = selectors.conversation_page(ann, size=10)
+    assert len(page.items) == 6  # 7 friends, one blocked ann
