@@ -45,6 +45,16 @@ def _close_async_thread_connections(django_db_blocker):
     helper.join()
 
 
+def every_page(read) -> list:
+    """Every item of a cursor-paged read, `read(cursor) -> Page`, following its cursors."""
+    items, cursor = [], None
+    while True:
+        page = read(cursor)
+        items += page.items
+        if not (cursor := page.next_cursor):
+            return items
+
+
 def make_bunny(username: str, **extra):
     from accounts.models import User
 

@@ -1,6 +1,7 @@
 """Chat reads shared by pages, the API and the consumers. `get_conversation_for` fetches and
 authorises at once: a conversation the viewer is not in is a 404, as if it did not exist."""
 
+import functools
 import itertools
 from collections.abc import Iterable
 
@@ -121,6 +122,7 @@ _AFTER_CURSOR = """AND (chat_conversation.last_activity_at < %s
     OR (chat_conversation.last_activity_at = %s AND chat_conversation.id < %s))"""
 
 
+@functools.cache
 def _page_sql(after_cursor: bool) -> str:
     return _PAGE_SQL.format(
         conversation=rows.columns(Conversation, "chat_conversation"),

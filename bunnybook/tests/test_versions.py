@@ -28,3 +28,12 @@ def test_installed_version_is_within_its_floor(package, allowed):
 def test_channels_redis_is_installed_beside_the_pinned_redis():
     # The pin only matters with channels-redis; if the layer changes, revisit the pin.
     assert Version(version("channels-redis")) >= Version("4.3")
+
+
+def test_the_neo4j_driver_decodes_with_its_rust_codec():
+    # neo4j-rust-ext: without it the driver silently falls back to pure Python, which cost
+    # the suggestions call about half its client time (README, Performance).
+    from neo4j._codec.packstream import v1
+
+    assert v1._rust_unpack is not None
+    assert Version(version("neo4j-rust-ext")).release[:3] == Version(version("neo4j")).release

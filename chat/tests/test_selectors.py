@@ -11,20 +11,11 @@ from django.utils import timezone
 from bunnybook.pagination import paginate
 from chat import selectors, services
 from chat.models import Conversation
-from conftest import make_bunny
+from conftest import every_page, make_bunny
 from social.models import Block
 from social.tests.factories import make_friends
 
 pytestmark = pytest.mark.django_db
-
-
-def every_page(read) -> list[Conversation]:
-    shown, cursor = [], None
-    while True:
-        page = read(cursor)
-        shown += page.items
-        if not (cursor := page.next_cursor):
-            return shown
 
 
 def listed(conversation) -> tuple:

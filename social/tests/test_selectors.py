@@ -8,7 +8,8 @@ import pytest
 from django.db.models import Q
 from django.utils import timezone
 
-from conftest import make_bunny
+from accounts.models import equal_ignoring_case
+from conftest import every_page, make_bunny
 from social import selectors
 from social.models import Block, Comment, Friendship, Post, Visibility
 from social.tests.factories import make_friends
@@ -43,16 +44,6 @@ def orm_feed(viewer) -> list[Post]:
         .filter(Q(author=viewer) | Q(wall=viewer) | Q(author_id__in=friends))
         .order_by("-created_at", "-id")
     )
-
-
-def every_page(read) -> list[Post]:
-    """All posts of a paged read, following its cursors."""
-    shown, cursor = [], None
-    while True:
-        page = read(cursor)
-        shown += page.items
-        if not (cursor := page.next_cursor):
-            return shown
 
 
 def test_the_feed_shows_exactly_what_the_visibility_rule_allows_page_by_page(network):
@@ -97,3 +88,32 @@ def test_latest_comments_are_the_newest_three_per_post_less_blocked_authors(netw
         newest = list(visible.order_by("-created_at", "-id")[:3])[::-1]
         assert [comment.pk for comment in latest[post.pk]] == [c.pk for c in newest]
         assert [c.author.username for c in latest[post.pk]] == [c.author.username for c in newest]
+
+
+def test_a_profile_preview_lists_the_visible_friends_by_name_and_counts_them(network):
+    ann, bob, cid, dot, _, fay = network
+    for friend in [cid, fay]:  # dot is a friend already
+        make_friends(bob, friend)
+    dot.is_active = False
+    dot.save()
+
+    for viewer in [ann, cid]:
+        expected = list(selectors.friends_of(bob, viewer=viewer).order_by("username"))
+        preview, total = selectors.friends_preview(bob, viewer=viewer, limit=2)
+        assert preview == expected[:2], viewer.username
+        assert total == len(expected), viewer.username
+    # ann blocked eve and fay blocked ann: neither shows to her; dot is inactive.
+    assert selectors.friends_preview(bob, viewer=ann, limit=9) == ([ann, cid], 2)
+
+
+def test_a_bunny_is_looked_up_by_name_through_the_unique_lower_case_index(network):
+    from django.db import connection
+
+    lookup = selectors.bunnies_visible_to(network[0]).filter(equal_ignoring_case("username", "BOB"))
+    sql, params = lookup.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a few rows would be scanned anyway
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "user_username_ci_unique" in plan, plan
+    assert list(lookup) == [network[1]]
