@@ -188,6 +188,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def emit(self, event: dict):
         raise NotImplementedError
 
+    async def resumed(self):
+        """Called after a `resume` replayed what the client missed."""
+
     async def ready(self):
         """Called once the socket is authenticated and live."""
 
@@ -443,6 +446,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
                     await self.emit(event)
             await self._release_held()
             await self._fill_gap()
+            await self.resumed()
 
     async def _frame_work(self, function, **kwargs):
         """A frame's database work (in_db_pool). What it publishes to this bunny also goes
@@ -560,5 +564,11 @@ class PageConsumer(LiveConsumer):
 
     async def emit(self, event: dict):
         html = await database_sync_to_async(live.render_page_event)(self.user, event)
+        if html:
+            await self.send(text_data=html)
+
+    async def resumed(self):
+        # Presence is not replayed: the page gets its friends' dots as they are now.
+        html = await database_sync_to_async(live.render_friends_presence)(self.user)
         if html:
             await self.send(text_data=html)

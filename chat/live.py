@@ -84,6 +84,13 @@ def render_page_event(user: User, event: dict) -> str:
     return "".join(parts)
 
 
+def render_friends_presence(user: User) -> str:
+    """Every friend's presence dot as it is now (sync: queries), for a page socket that
+    (re)connected: changes announced before its socket joined were never sent to it."""
+    context = {"presence": selectors.friends_presence(user)}
+    return render_to_string("chat/live/friends_presence.html", context).strip()
+
+
 # --- Chat's fragments -------------------------------------------------------------------
 
 

@@ -41,6 +41,14 @@ def presence_for(viewer: User, users: Iterable[User], states: dict[int, str]) ->
     return {user.pk: user.pk in online for user in visible}
 
 
+def friends_presence(user: User) -> dict[int, bool]:
+    """Online state of each of the bunny's friends, by id."""
+    friends = User.objects.filter(pk__in=Friendship.objects.friend_ids(user.pk)).only(
+        "pk", "appear_offline"
+    )
+    return presence_for(user, friends, dict.fromkeys((f.pk for f in friends), "friends"))
+
+
 def profile_context(viewer: User, users: Iterable[User], request=None) -> dict:
     """What accounts.api.ProfileSerializer needs to describe `users` to the viewer."""
     users = [user for user in users if user is not None]

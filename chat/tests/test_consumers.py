@@ -14,7 +14,7 @@ from accounts.models import User
 from bunnybook.events import _next_seq, record_and_publish_on_commit, user_group
 from chat import presence, services
 from chat.models import Message, UserEvent
-from chat.tests.conftest import ORIGIN, TIMEOUT, events_of, next_of, roundtrip
+from chat.tests.conftest import ORIGIN, TIMEOUT, befriend, events_of, next_of, roundtrip
 from social import services as social_services
 from social.tests.factories import make_friends
 
@@ -326,6 +326,27 @@ async def test_the_page_socket_updates_every_presence_dot_of_a_friend(friends, a
     assert "is-online" not in html
 
 
+async def test_a_page_socket_that_resumes_gets_its_friends_dots_as_they_are_now(
+    friends, ann, bob, cid, sockets
+):
+    # Bob came online, and Cid (a friend who appears offline) too, before Ann's page socket
+    # joined: no `presence` event was ever sent to it.
+    await database_sync_to_async(befriend)(ann, cid)
+    await database_sync_to_async(User.objects.filter(pk=cid.pk).update)(appear_offline=True)
+    await sockets.api(bob)
+    await sockets.api(cid)
+    page = await sockets.page(ann)
+    current = (await sockets.api(ann)).start_seq
+
+    await page.send_json_to({"type": "resume", "after": current})
+
+    html = await page.receive_from(timeout=TIMEOUT)
+    assert f'class="presence presence-u{bob.pk} is-online"' in html
+    assert f'class="presence presence-u{cid.pk}"' in html  # offline to her friends
+    assert f'hx-swap-oob="outerHTML:.presence-u{bob.pk}"' in html
+    assert f"presence-u{ann.pk}" not in html  # friends only
+
+
 async def test_strangers_are_never_told_of_presence(ann, cid, sockets):
     ann_socket = await sockets.api(ann)
     await sockets.api(cid)
@@ -562,6 +583,7 @@ async def test_after_a_redis_restart_clients_resume_and_miss_nothing(chat, ann, 
     html = await page.receive_from(timeout=5)
     assert f'id="message-{sent["id"]}"' in html
     assert f'data-seq="{before["seq"] + 1}"' in html
+    assert f"presence-u{bob.pk}" in await page.receive_from(timeout=TIMEOUT)  # his dot, now
 
     await send_over_http(bob, chat, "Live again")
     assert (await next_of(again, "chat.message"))["message"]["body"] == "Live again"
