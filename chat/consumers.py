@@ -5,7 +5,8 @@ Every socket of a bunny joins her group `user.<id>` and renders whatever is publ
 (chat.live explains the two renderers). Frames are decoded here, never by Channels' JSON
 consumer, so a bad frame gets an `error` event and the socket stays open. Durable events
 carry `seq`: a socket sends them in order, once each, filling any gap from the database; a
-`resume` replays what a reconnecting client missed while live events wait their turn.
+`resume` replays what a reconnecting client missed while live events wait their turn. Presence
+is not durable: a page socket's `resume` ends with every friend's dot as it is now.
 """
 
 import asyncio
