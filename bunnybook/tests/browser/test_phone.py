@@ -60,6 +60,8 @@ def test_navigation_feed_and_chat_work_on_a_phone(bunnies, ann, bob):
     bob_page.get_by_role("textbox", name="Message to Ann").fill("Hi Ann!")
     bob_page.get_by_role("textbox", name="Message to Ann").press("Enter")
     expect(ann_page.get_by_role("log").locator("li.message").last).to_contain_text("Hi Ann!")
+    # She is reading it: the badge in the phone's navigation clears by itself.
+    expect(ann_page.locator("#chat-unread-badge")).to_have_class("badge is-empty")
     expect(ann_page.get_by_role("link", name="Chats").first).to_be_visible()  # the way back
     fits_the_screen(bob_page)
     no_script_errors(ann_page, bob_page)
