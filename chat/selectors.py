@@ -43,8 +43,10 @@ def presence_for(viewer: User, users: Iterable[User], states: dict[int, str]) ->
 
 def friends_presence(user: User) -> dict[int, bool]:
     """Online state of each of the bunny's friends, by id."""
-    friends = User.objects.filter(pk__in=Friendship.objects.friend_ids(user.pk)).only(
-        "pk", "appear_offline"
+    friends = list(
+        User.objects.filter(pk__in=Friendship.objects.friend_ids(user.pk)).only(
+            "pk", "appear_offline"
+        )
     )
     return presence_for(user, friends, dict.fromkeys((f.pk for f in friends), "friends"))
 

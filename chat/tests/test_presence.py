@@ -5,7 +5,9 @@ import time
 import pytest
 import redis
 
-from chat import presence
+from chat import presence, selectors
+from chat.tests.conftest import befriend
+from conftest import make_bunny
 
 
 @pytest.fixture
@@ -87,3 +89,23 @@ def test_a_socket_opening_or_closing_during_a_beat_is_left_alone(store):
     store.open("server-a", 2, "closing")
     assert store.beat("server-a", {"tab": 1}, {"closing", "opening"}) == ([], [])
     assert store.online_ids([1, 2]) == {1, 2}
+
+
+@pytest.mark.django_db
+def test_a_bunnys_friends_presence_is_one_query_however_many_friends(
+    store, django_assert_num_queries
+):
+    ann = make_bunny("ann")
+    online, offline, hidden = (make_bunny(name) for name in ("bob", "cid", "dot"))
+    hidden.appear_offline = True
+    hidden.save(update_fields=["appear_offline"])
+    stranger = make_bunny("eve")
+    for friend in (online, offline, hidden):
+        befriend(ann, friend)
+    for bunny in (online, hidden, stranger):
+        store.open("server-a", bunny.pk, f"tab-{bunny.pk}")
+
+    with django_assert_num_queries(1):
+        states = selectors.friends_presence(ann)
+
+    assert states == {online.pk: True, offline.pk: False, hidden.pk: False}
