@@ -217,12 +217,10 @@ def search_bunnies(viewer: User, query: str) -> list[User]:
 # --- Posts ------------------------------------------------------------------------------
 
 
-def _post_rows(viewer: User) -> QuerySet[Post]:
-    return Post.objects.visible_to(viewer).select_related("author", "wall")
-
-
 def get_post_for(viewer: User, post_id: int) -> Post:
-    post = _post_rows(viewer).filter(pk=post_id).first()
+    post = (
+        Post.objects.visible_to(viewer).select_related("author", "wall").filter(pk=post_id).first()
+    )
     if post is None:
         raise Http404
     return post

@@ -1,4 +1,5 @@
-"""The presence store: transitions decided once, per-server heartbeats, dead servers swept."""
+"""The presence store: transitions decided once, per-server heartbeats, dead servers swept;
+and a bunny's friends' presence read from it in one query."""
 
 import time
 
