@@ -10,13 +10,14 @@ import json
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -173,50 +174,27 @@ def _first_copy(sender: User, client_id: uuid.UUID, conversation_id: int) -> Mes
     return first
 
 
-def _participants(user_id: int, conversation_id: int):
-    """A conversation's participants with their users and the conversation, in one query;
-    each row says whether its bunny is a friend of `user_id` (`is_friend`)."""
-    friends = Friendship.objects.involving(user_id).filter(
-        Q(user_a_id=OuterRef("user_id")) | Q(user_b_id=OuterRef("user_id"))
-    )
-    return (
-        Participant.objects.filter(conversation_id=conversation_id)
-        .select_related("conversation", "user")
-        .annotate(is_friend=Exists(friends))
-        .order_by("user_id")
-    )
-
-
-def _open_for(user_id: int, participants: list[Participant]) -> User:
-    """Her own (fresh) user row, if she may write in the conversation of `participants`:
-    Http404 if she is not in it (or no longer active), PermissionDenied if it is closed."""
-    me = next((p for p in participants if p.user_id == user_id), None)
-    if me is None or not me.user.is_active:
-        raise Http404
-    others = [p for p in participants if p.user_id != user_id]
-    if not selectors.conversation_is_open(
-        me.conversation, [p.user for p in others], {p.user_id for p in others if p.is_friend}
-    ):
-        raise PermissionDenied("This conversation is closed: you are no longer friends.")
-    return me.user
-
-
 # Sending is the hottest write of the site, so its statements are written out once here
 # (parameterised; table names come from the models): the ORM spent ~3 ms of CPU building
 # the locking query alone, more than the database took to run all of them (bench_chat).
 
 
 @functools.cache
-def _send_sql() -> dict[str, str]:
-    tables = {
-        "user": User._meta.db_table,
-        "participant": Participant._meta.db_table,
-        "conversation": Conversation._meta.db_table,
-        "message": Message._meta.db_table,
-        "friendship": Friendship._meta.db_table,
+def _tables() -> dict[str, str]:
+    """The quoted table names of the statements written out here."""
+    models = {
+        "user": User,
+        "participant": Participant,
+        "conversation": Conversation,
+        "message": Message,
+        "friendship": Friendship,
     }
-    quoted = {name: connection.ops.quote_name(table) for name, table in tables.items()}
-    quoted["user_columns"] = rows.columns(User, "u")
+    return {name: connection.ops.quote_name(model._meta.db_table) for name, model in models.items()}
+
+
+@functools.cache
+def _send_sql() -> dict[str, str]:
+    quoted = {**_tables(), "user_columns": rows.columns(User, "u")}
     lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
     return {
         # The participants as users, with the conversation's kind, whether each is the
@@ -410,13 +388,62 @@ def mark_read(*, user: User, conversation_id: int, origin: str | None = None) ->
 # --- Typing (ephemeral: no table, no write) --------------------------------------------
 
 
+# Who hears a bunny typing: one plain row a participant (typing frames come every 2 s from
+# every typist, and a group's 500 participants as ORM rows were a quarter of the server's
+# CPU in bench_presence). Friendship is asked only of 1-to-1 conversations.
+class _TypingRow(NamedTuple):
+    id: int
+    username: str
+    display_name: str
+    is_active: bool
+    appear_offline: bool
+    kind: str
+    is_friend: bool | None
+
+
+@functools.cache
+def _typing_sql() -> str:
+    return """
+        SELECT u.id, u.username, u.display_name, u.is_active, u.appear_offline, c.kind,
+            CASE WHEN c.kind = %(direct)s THEN EXISTS (
+                SELECT 1 FROM {friendship} f
+                WHERE f.user_a_id = CASE WHEN u.id < %(sender)s THEN u.id ELSE %(sender)s END
+                  AND f.user_b_id = CASE WHEN u.id < %(sender)s THEN %(sender)s ELSE u.id END
+            ) END AS is_friend
+        FROM {participant} p
+        JOIN {user} u ON u.id = p.user_id
+        JOIN {conversation} c ON c.id = p.conversation_id
+        WHERE p.conversation_id = %(conversation)s
+    """.format(**_tables())  # noqa: S608 - table names from the models
+
+
 def relay_typing(*, user_id: int, conversation_id: int) -> bool:
     """Tell the other participants that the bunny is typing. Membership and friendship are
     checked against the database every time (one query); relays are throttled per bunny and
     conversation; nothing goes out from a bunny who appears offline. Returns whether a
-    relay went out."""
-    participants = list(_participants(user_id, conversation_id))
-    user = _open_for(user_id, participants)
+    relay went out. Not a participant (or no longer active): Http404; conversation closed
+    (no longer friends): PermissionDenied."""
+    params = {"sender": user_id, "conversation": conversation_id, "direct": ConversationKind.DIRECT}
+    with connection.cursor() as cursor:
+        cursor.execute(_typing_sql(), params)
+        participants = [_TypingRow(*row) for row in cursor.fetchall()]
+    me = next((row for row in participants if row.id == user_id), None)
+    if me is None or not me.is_active:
+        raise Http404
+    others = [row for row in participants if row.id != user_id]
+    if not selectors.conversation_is_open(
+        Conversation(pk=conversation_id, kind=me.kind),
+        # A generator: a group conversation never looks at its participants.
+        (User(pk=row.id, is_active=row.is_active) for row in others),
+        {row.id for row in others if row.is_friend},
+    ):
+        raise PermissionDenied("This conversation is closed: you are no longer friends.")
+    user = User(
+        pk=me.id,
+        username=me.username,
+        display_name=me.display_name,
+        appear_offline=me.appear_offline,
+    )
     ratelimit.hit(
         "chat_typing", f"u{user.pk}", rate=(settings.CHAT_TYPING_RATE, settings.CHAT_RATE_WINDOW)
     )
@@ -426,7 +453,7 @@ def relay_typing(*, user_id: int, conversation_id: int) -> bool:
     if cache.add(throttle_key, 1, settings.TYPING_THROTTLE) is False:
         return False
     publish(
-        [p.user_id for p in participants if p.user_id != user.pk],
+        [row.id for row in others],
         {
             "type": "chat.typing",
             "conversation_id": conversation_id,

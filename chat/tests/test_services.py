@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from chat import selectors, services
-from chat.models import Message, Participant, UserEvent
+from chat.models import Conversation, ConversationKind, Message, Participant, UserEvent
 from chat.tests.conftest import roundtrip
 
 pytestmark = pytest.mark.django_db
@@ -155,6 +155,45 @@ def test_typing_is_relayed_to_the_others_and_throttled(chat, ann, bob, published
     [(recipients, event)] = sent_events(published)
     assert recipients == [bob.pk]
     assert (event["type"], event["user"]) == ("chat.typing", "ann")
+
+
+def test_only_an_active_participant_may_type(chat, ann, cid, published):
+    with pytest.raises(Http404):
+        services.relay_typing(user_id=cid.pk, conversation_id=chat.pk)
+    ann.is_active = False  # banned
+    ann.save()
+    with pytest.raises(Http404):
+        services.relay_typing(user_id=ann.pk, conversation_id=chat.pk)
+    with pytest.raises(Http404):
+        services.relay_typing(user_id=ann.pk, conversation_id=chat.pk + 1000)
+    assert not published.called
+
+
+def test_typing_to_a_banned_friend_is_a_closed_door(chat, ann, bob, published):
+    bob.is_active = False
+    bob.save()
+    with pytest.raises(PermissionDenied):
+        services.relay_typing(user_id=ann.pk, conversation_id=chat.pk)
+    assert not published.called
+
+
+def test_typing_in_a_group_reaches_every_other_participant_friend_or_not(ann, bob, cid, published):
+    group = Conversation.objects.create(kind=ConversationKind.GROUP, title="Burrow")
+    for bunny in (ann, bob, cid):  # ann and cid are not friends
+        Participant.objects.create(conversation=group, user=bunny)
+    ann.display_name = "Ann the Bold"
+    ann.save()
+
+    assert services.relay_typing(user_id=ann.pk, conversation_id=group.pk) is True
+    [(recipients, event)] = sent_events(published)
+    assert sorted(recipients) == sorted([bob.pk, cid.pk])
+    assert event == {
+        "type": "chat.typing",
+        "conversation_id": group.pk,
+        "user": "ann",
+        "user_id": ann.pk,
+        "display_name": "Ann the Bold",
+    }
 
 
 def test_a_bunny_who_appears_offline_relays_no_typing(chat, ann, published):
