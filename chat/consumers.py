@@ -564,7 +564,9 @@ class PageConsumer(LiveConsumer):
     """`/ws/`: the same events as HTML fragments for the htmx ws extension. Session only."""
 
     async def emit(self, event: dict):
-        html = await database_sync_to_async(live.render_page_event)(self.user, event)
+        html = live.shared_page_html(event)
+        if html is None:
+            html = await database_sync_to_async(live.render_page_event)(self.user, event)
         if html:
             await self.send(text_data=html)
 
