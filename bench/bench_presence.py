@@ -15,7 +15,9 @@ the same sockets and doing the same fan-out.
   receiving the event. Floor: the relay publishing one event to as many sockets.
 
 Knobs (environment): BENCH_PRESENCE_BUNNIES (1000), BENCH_PRESENCE_FRIENDS (50),
-BENCH_PRESENCE_HUB (500), BENCH_PRESENCE_IDLE_SECONDS (60), BENCH_PRESENCE_ROUNDS (20);
+BENCH_PRESENCE_HUB (500), BENCH_PRESENCE_IDLE_SECONDS (60), BENCH_PRESENCE_ROUNDS (20),
+BENCH_PRESENCE_PROCESSES (2: daphne processes, as docker-compose runs them, each bunny's
+socket on one of them by her id, as the router spreads them; the relay stays one process);
 BENCH_SCALE=small shrinks them all.
 """
 
@@ -51,6 +53,7 @@ FRIENDS = int(os.environ.get("BENCH_PRESENCE_FRIENDS", "50"))
 HUB = int(os.environ.get("BENCH_PRESENCE_HUB", "250" if SMALL else "500"))
 IDLE_SECONDS = float(os.environ.get("BENCH_PRESENCE_IDLE_SECONDS", "10" if SMALL else "60"))
 ROUNDS = int(os.environ.get("BENCH_PRESENCE_ROUNDS", "8" if SMALL else "20"))
+PROCESSES = int(os.environ.get("BENCH_PRESENCE_PROCESSES", "2"))
 HEARTBEAT = 4.0
 TARGETS = {"fanout_50_p99_ms_max": 10, "fanout_500_p99_ms_max": 50}
 
@@ -164,8 +167,8 @@ def _seed():
 class Sockets:
     """The load: one socket per bunny, each noting when events arrive."""
 
-    def __init__(self, url: str, floor: bool, tokens: dict):
-        self.url, self.floor, self.tokens = url, floor, tokens
+    def __init__(self, urls: list[str], floor: bool, tokens: dict):
+        self.urls, self.floor, self.tokens = urls, floor, tokens
         self.sockets: dict[int, object] = {}
         self.readers: list[asyncio.Task] = []
         self.arrivals: dict[tuple, list[float]] = {}  # (kind, user, online) -> arrival times
@@ -174,12 +177,13 @@ class Sockets:
     async def open(self, user_id: int) -> object:
         import websockets
 
+        url = self.urls[user_id % len(self.urls)]
         if self.floor:
-            ws = await websockets.connect(self.url + "/", max_queue=None, open_timeout=60)
+            ws = await websockets.connect(url + "/", max_queue=None, open_timeout=60)
             await ws.send(json.dumps({"user": user_id}))
             await ws.recv()
         else:
-            ws = await websockets.connect(self.url + "/ws/api/", max_queue=None, open_timeout=60)
+            ws = await websockets.connect(url + "/ws/api/", max_queue=None, open_timeout=60)
             await ws.send(json.dumps({"type": "auth", "token": self.tokens[user_id]}))
             while json.loads(await ws.recv())["type"] != "ready":
                 pass
@@ -236,11 +240,15 @@ def _ms_since(started: float, arrivals: list[float]) -> list[float]:
     return [(arrival - started) * 1000 for arrival in arrivals]
 
 
-async def _idle(process_pid: int, redis: PrivateRedis) -> dict:
+def _cpu_of(pids: list[int]) -> float:
+    return sum(_cpu_seconds(pid) for pid in pids)
+
+
+async def _idle(pids: list[int], redis: PrivateRedis) -> dict:
     await asyncio.sleep(HEARTBEAT)  # past the connection storm's announcements
-    cpu_before, ops_before = _cpu_seconds(process_pid), redis.calls()
+    cpu_before, ops_before = _cpu_of(pids), redis.calls()
     await asyncio.sleep(IDLE_SECONDS)
-    cpu = _cpu_seconds(process_pid) - cpu_before
+    cpu = _cpu_of(pids) - cpu_before
     ops, top = _ops_between(ops_before, redis.calls())
     per_minute = 60 / IDLE_SECONDS
     return {
@@ -250,11 +258,11 @@ async def _idle(process_pid: int, redis: PrivateRedis) -> dict:
     }
 
 
-async def _ours(url: str, pid: int, redis: PrivateRedis, data: dict) -> dict:
-    load = Sockets(url, floor=False, tokens=data["tokens"])
+async def _ours(urls: list[str], pids: list[int], redis: PrivateRedis, data: dict) -> dict:
+    load = Sockets(urls, floor=False, tokens=data["tokens"])
     await load.open_all(data["ring"])
     _log("presence bench: connected", len(load.sockets), "errors", load.errors)
-    result = {"sockets": len(load.sockets), "idle": await _idle(pid, redis)}
+    result = {"sockets": len(load.sockets), "idle": await _idle(pids, redis)}
     fanout = {"online_50": [], "offline_50": [], "online_hub": [], "offline_hub": []}
     subjects = list(data["subjects"].items())
     rounds = [(s, friends, "50") for s, friends in subjects]
@@ -305,9 +313,9 @@ async def _ours(url: str, pid: int, redis: PrivateRedis, data: dict) -> dict:
 
 
 async def _floor(url: str, pid: int, redis: PrivateRedis, data: dict) -> dict:
-    load = Sockets(url, floor=True, tokens={})
+    load = Sockets([url], floor=True, tokens={})
     await load.open_all(data["ring"])
-    result = {"sockets": len(load.sockets), "idle": await _idle(pid, redis)}
+    result = {"sockets": len(load.sockets), "idle": await _idle([pid], redis)}
     sender = await load.open(data["hub"])
     fanout = {"50": [], "hub": []}
     recipients = {"50": data["ring"][:FRIENDS], "hub": data["ring"][:HUB]}
@@ -355,13 +363,14 @@ def _table(ours: dict, floor: dict) -> list:
     rows = []
     idle, bare = ours["idle"], floor["idle"]
     n = ours["sockets"]
+    servers = f", {PROCESSES} daphnes" if PROCESSES > 1 else ""
     for what, key, unit in (
         ("CPU", "cpu_s_per_min", "CPU s/min"),
         ("Redis ops", "redis_ops_per_min", "ops/min"),
     ):
         rows.append(
             [
-                f"presence idle {what}, {n} bunnies x {FRIENDS} friends",
+                f"presence idle {what}, {n} bunnies x {FRIENDS} friends{servers}",
                 f"{idle[key]} {unit}",
                 f"{bare[key]} {unit} relay",
                 _ratio(idle[key], bare[key]),
@@ -409,6 +418,7 @@ def child() -> dict:
         "hub_friends": HUB,
         "idle_seconds": IDLE_SECONDS,
         "rounds": ROUNDS,
+        "daphne_processes": PROCESSES,
         "targets": TARGETS,
     }
     try:
@@ -423,11 +433,13 @@ def child() -> dict:
             report["floor"] = asyncio.run(_floor(f"ws://127.0.0.1:{port}", relay.pid, redis, data))
         finally:
             _stop(relay)
-        process, url = _start_daphne(env)
+        servers = [_start_daphne(env) for _ in range(PROCESSES)]
         try:
-            report["daphne"] = asyncio.run(_ours(url, process.pid, redis, data))
+            urls, pids = [url for _, url in servers], [process.pid for process, _ in servers]
+            report["daphne"] = asyncio.run(_ours(urls, pids, redis, data))
         finally:
-            _stop(process)
+            for process, _ in servers:
+                _stop(process)
     finally:
         redis.stop()
     report["table"] = _table(report["daphne"], report["floor"])

@@ -45,7 +45,7 @@ def test_compose_gives_every_app_service_every_variable_the_settings_read():
     read_by_settings = set(re.findall(r'env_\w+\("([A-Z0-9_]+)"', settings_source))
 
     assert set(PRODUCTION_VARIABLES) <= read_by_settings
-    for name in ["pages", "sockets", "worker"]:
+    for name in ["pages", "sockets-1", "sockets-2", "worker"]:
         environment = compose["services"][name]["environment"]
         missing = [var for var in PRODUCTION_VARIABLES if var not in environment]
         assert not missing, f"{name} lacks {missing}"
@@ -59,6 +59,21 @@ def test_compose_gives_every_app_service_every_variable_the_settings_read():
     ]:
         assert f"@{service}:" in app_env[url_var] or f"//{service}:" in app_env[url_var]
         assert service in compose["services"]
+
+
+def test_the_router_sends_sockets_to_every_daphne_in_compose():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    daphnes = [
+        name
+        for name, service in compose["services"].items()
+        if str(service.get("command", "")).startswith("daphne")
+    ]
+    [upstreams] = re.findall(r"reverse_proxy @sockets ([^{\n]+)", caddyfile)
+
+    assert len(daphnes) == 2
+    assert sorted(upstreams.split()) == sorted(f"{name}:8001" for name in daphnes)
+    assert all(name in compose["services"]["router"]["depends_on"] for name in daphnes)
 
 
 def test_check_deploy_passes_with_production_variables(tmp_path):
