@@ -18,12 +18,14 @@ Knobs (environment): BENCH_PRESENCE_BUNNIES (1000), BENCH_PRESENCE_FRIENDS (50),
 BENCH_PRESENCE_HUB (500), BENCH_PRESENCE_IDLE_SECONDS (60), BENCH_PRESENCE_ROUNDS (20),
 BENCH_PRESENCE_PROCESSES (2: daphne processes, as docker-compose runs them, each bunny's
 socket on one of them by her id, as the router spreads them; the relay stays one process);
-BENCH_SCALE=small shrinks them all.
+BENCH_PRESENCE_SOCKETS ("api": JSON events on /ws/api/; "page": the browser's socket, /ws/
+with a session, HTML fragments); BENCH_SCALE=small shrinks them all.
 """
 
 import asyncio
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -54,6 +56,10 @@ HUB = int(os.environ.get("BENCH_PRESENCE_HUB", "250" if SMALL else "500"))
 IDLE_SECONDS = float(os.environ.get("BENCH_PRESENCE_IDLE_SECONDS", "10" if SMALL else "60"))
 ROUNDS = int(os.environ.get("BENCH_PRESENCE_ROUNDS", "8" if SMALL else "20"))
 PROCESSES = int(os.environ.get("BENCH_PRESENCE_PROCESSES", "2"))
+PAGE_SOCKETS = os.environ.get("BENCH_PRESENCE_SOCKETS", "api") == "page"
+# What a page socket's HTML says: a bunny's presence dot, and someone typing.
+PRESENCE_DOT = re.compile(r'class="presence presence-u(\d+)( is-online)?"')
+TYPING_LINE = re.compile(r'id="typing-\d+"')
 HEARTBEAT = 4.0
 TARGETS = {"fanout_50_p99_ms_max": 10, "fanout_500_p99_ms_max": 50}
 
@@ -147,6 +153,7 @@ def _seed():
             )
             groups[size] = group.pk
     tokens = {user.pk: str(AccessToken.for_user(user)) for user in users}
+    cookies = _session_cookies(users) if PAGE_SOCKETS else {}
     subject_friends = {
         subject.pk: {ring[(n * FRIENDS + k) % BUNNIES].pk for k in range(FRIENDS)}
         for n, subject in enumerate(subjects)
@@ -158,7 +165,19 @@ def _seed():
         "hub_friends": {user.pk for user in ring[:HUB]},
         "groups": groups,
         "tokens": tokens,
+        "cookies": cookies,
     }
+
+
+def _session_cookies(users) -> dict[int, str]:
+    from django.test import Client
+
+    cookies = {}
+    for user in users:
+        client = Client()
+        client.force_login(user)
+        cookies[user.pk] = f"sessionid={client.cookies['sessionid'].value}"
+    return cookies
 
 
 # --- Load -------------------------------------------------------------------------------------
@@ -167,8 +186,9 @@ def _seed():
 class Sockets:
     """The load: one socket per bunny, each noting when events arrive."""
 
-    def __init__(self, urls: list[str], floor: bool, tokens: dict):
+    def __init__(self, urls: list[str], floor: bool, tokens: dict, cookies: dict | None = None):
         self.urls, self.floor, self.tokens = urls, floor, tokens
+        self.cookies = cookies  # page sockets when given
         self.sockets: dict[int, object] = {}
         self.readers: list[asyncio.Task] = []
         self.arrivals: dict[tuple, list[float]] = {}  # (kind, user, online) -> arrival times
@@ -181,6 +201,14 @@ class Sockets:
         if self.floor:
             ws = await websockets.connect(url + "/", max_queue=None, open_timeout=60)
             await ws.send(json.dumps({"user": user_id}))
+            await ws.recv()
+        elif self.cookies:
+            headers = {"Cookie": self.cookies[user_id], "Origin": "http://127.0.0.1"}
+            ws = await websockets.connect(
+                url + "/ws/", max_queue=None, open_timeout=60, additional_headers=headers
+            )
+            # Live once it answers: the resume ends with her friends' dots.
+            await ws.send(json.dumps({"type": "resume", "after": 0}))
             await ws.recv()
         else:
             ws = await websockets.connect(url + "/ws/api/", max_queue=None, open_timeout=60)
@@ -210,6 +238,9 @@ class Sockets:
         try:
             async for raw in ws:
                 now = time.perf_counter()
+                if self.cookies:
+                    self._note_page_events(raw, now)
+                    continue
                 event = json.loads(raw)
                 kind = event.get("type")
                 if kind == "error":
@@ -220,15 +251,28 @@ class Sockets:
         except websockets.ConnectionClosed:
             pass
 
+    def _note_page_events(self, html: str, now: float):
+        for user_id, online in PRESENCE_DOT.findall(html):
+            self.arrivals.setdefault(("presence", int(user_id), bool(online)), []).append(now)
+        if TYPING_LINE.search(html):  # the hub is the one typist
+            self.arrivals.setdefault(("chat.typing", None, None), []).append(now)
+
     async def wait_for(
         self, key: tuple, count: int, started: float, timeout: float = 5.0
     ) -> list[float]:
-        """Arrivals of `key` since `started` once `count` came (or at the timeout); late ones
-        of an earlier round are dropped."""
+        """Arrivals of `key` since `started` once `count` came (or at the timeout). Earlier
+        ones are dropped, never counted: late ones of an earlier round, and the dots of a
+        page socket's first frame (every friend's presence as it was then)."""
+
+        def since_started() -> list[float]:
+            return [arrival for arrival in self.arrivals.get(key, ()) if arrival >= started]
+
         deadline = time.perf_counter() + timeout
-        while len(self.arrivals.get(key, ())) < count and time.perf_counter() < deadline:
+        while len(since_started()) < count and time.perf_counter() < deadline:
             await asyncio.sleep(0.002)
-        return [arrival for arrival in self.arrivals.pop(key, []) if arrival >= started]
+        arrivals = since_started()
+        self.arrivals.pop(key, None)
+        return arrivals
 
     async def close(self):
         for task in self.readers:
@@ -259,7 +303,7 @@ async def _idle(pids: list[int], redis: PrivateRedis) -> dict:
 
 
 async def _ours(urls: list[str], pids: list[int], redis: PrivateRedis, data: dict) -> dict:
-    load = Sockets(urls, floor=False, tokens=data["tokens"])
+    load = Sockets(urls, floor=False, tokens=data["tokens"], cookies=data["cookies"])
     await load.open_all(data["ring"])
     _log("presence bench: connected", len(load.sockets), "errors", load.errors)
     result = {"sockets": len(load.sockets), "idle": await _idle(pids, redis)}
@@ -299,7 +343,8 @@ async def _ours(urls: list[str], pids: list[int], redis: PrivateRedis, data: dic
             frame = {"type": "chat.typing", "conversation_id": data["groups"][size]}
             started = time.perf_counter()
             await hub_ws.send(json.dumps(frame))
-            arrivals = await load.wait_for(("chat.typing", data["hub"], None), size, started)
+            typist = None if PAGE_SOCKETS else data["hub"]
+            arrivals = await load.wait_for(("chat.typing", typist, None), size, started)
             typing[label] += _ms_since(started, arrivals)
         await asyncio.sleep(0.3)  # past the typing throttle
     await load.close()
@@ -364,6 +409,7 @@ def _table(ours: dict, floor: dict) -> list:
     idle, bare = ours["idle"], floor["idle"]
     n = ours["sockets"]
     servers = f", {PROCESSES} daphnes" if PROCESSES > 1 else ""
+    servers += ", page sockets" if PAGE_SOCKETS else ""
     for what, key, unit in (
         ("CPU", "cpu_s_per_min", "CPU s/min"),
         ("Redis ops", "redis_ops_per_min", "ops/min"),
@@ -419,6 +465,7 @@ def child() -> dict:
         "idle_seconds": IDLE_SECONDS,
         "rounds": ROUNDS,
         "daphne_processes": PROCESSES,
+        "sockets": "page" if PAGE_SOCKETS else "api",
         "targets": TARGETS,
     }
     try:
