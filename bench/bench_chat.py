@@ -12,10 +12,11 @@ databases, so dev and test data are never touched.
 
 Knobs (environment): BENCH_CHAT_SOCKETS ("200,1000"), BENCH_CHAT_RATES ("200,500"),
 BENCH_CHAT_SECONDS (6), BENCH_CHAT_LAYERS ("pubsub,core"), BENCH_CHAT_SERVERS ("daphne";
-"daphne,uvicorn" to compare the serving setup), BENCH_CHAT_PROCESSES (1: server processes,
-sockets spread over them), BENCH_CHAT_WINDOWS (3: each rate is sent in this many windows,
-the systems taking turns, all of them up at once, so that the noise of a shared machine
-falls on the floor and on us alike).
+"daphne,uvicorn" to compare the serving setup), BENCH_CHAT_PROCESSES (2: server processes,
+as docker-compose runs them, sockets spread over them; the relay stays one process),
+BENCH_CHAT_WINDOWS (3: each rate is sent in this many windows, the systems taking turns,
+all of them up at once, so that the noise of a shared machine falls on the floor and on us
+alike).
 """
 
 import asyncio
@@ -39,7 +40,7 @@ SECONDS = float(os.environ.get("BENCH_CHAT_SECONDS", "6"))
 LAYERS = os.environ.get("BENCH_CHAT_LAYERS", "pubsub,core").split(",")
 SERVERS = os.environ.get("BENCH_CHAT_SERVERS", "daphne").split(",")
 # Server processes per system (sockets spread over them, as a router would).
-PROCESSES = int(os.environ.get("BENCH_CHAT_PROCESSES", "1"))
+PROCESSES = int(os.environ.get("BENCH_CHAT_PROCESSES", "2"))
 # Each rate's seconds are sent in this many windows, the systems taking turns.
 WINDOWS = int(os.environ.get("BENCH_CHAT_WINDOWS", "3"))
 TARGETS = {"p50_over_floor_max": 2.0, "p99_over_floor_max": 3.0, "errors": 0, "lost": 0}
