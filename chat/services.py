@@ -192,21 +192,28 @@ def _tables() -> dict[str, str]:
     return {name: connection.ops.quote_name(model._meta.db_table) for name, model in models.items()}
 
 
+# Whether the participant `u` is the sender's friend (a pair is stored lower id first).
+_IS_SENDERS_FRIEND = """EXISTS (
+    SELECT 1 FROM {friendship} f
+    WHERE f.user_a_id = CASE WHEN u.id < %(sender)s THEN u.id ELSE %(sender)s END
+      AND f.user_b_id = CASE WHEN u.id < %(sender)s THEN %(sender)s ELSE u.id END
+)"""
+
+
 @functools.cache
 def _send_sql() -> dict[str, str]:
-    quoted = {**_tables(), "user_columns": rows.columns(User, "u")}
+    quoted = {
+        **_tables(),
+        "user_columns": rows.columns(User, "u"),
+        "is_friend": _IS_SENDERS_FRIEND.format(**_tables()),
+    }
     lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
     return {
         # The participants as users, with the conversation's kind, whether each is the
-        # sender's friend (a pair is stored lower id first), and where a message of hers
-        # with this client_id went, if she sent one. Locks the conversation row.
+        # sender's friend, and where a message of hers with this client_id went, if she
+        # sent one. Locks the conversation row.
         "participants": """
-            SELECT {user_columns}, c.kind AS conversation_kind,
-                EXISTS (
-                    SELECT 1 FROM {friendship} f
-                    WHERE f.user_a_id = CASE WHEN u.id < %(sender)s THEN u.id ELSE %(sender)s END
-                      AND f.user_b_id = CASE WHEN u.id < %(sender)s THEN %(sender)s ELSE u.id END
-                ) AS is_friend,
+            SELECT {user_columns}, c.kind AS conversation_kind, {is_friend} AS is_friend,
                 (SELECT m.conversation_id FROM {message} m
                  WHERE m.sender_id = %(sender)s AND m.client_id = %(client_id)s
                  LIMIT 1) AS prior_conversation_id
@@ -403,18 +410,15 @@ class _TypingRow(NamedTuple):
 
 @functools.cache
 def _typing_sql() -> str:
+    quoted = {**_tables(), "is_friend": _IS_SENDERS_FRIEND.format(**_tables())}
     return """
         SELECT u.id, u.username, u.display_name, u.is_active, u.appear_offline, c.kind,
-            CASE WHEN c.kind = %(direct)s THEN EXISTS (
-                SELECT 1 FROM {friendship} f
-                WHERE f.user_a_id = CASE WHEN u.id < %(sender)s THEN u.id ELSE %(sender)s END
-                  AND f.user_b_id = CASE WHEN u.id < %(sender)s THEN %(sender)s ELSE u.id END
-            ) END AS is_friend
+            CASE WHEN c.kind = %(direct)s THEN {is_friend} END AS is_friend
         FROM {participant} p
         JOIN {user} u ON u.id = p.user_id
         JOIN {conversation} c ON c.id = p.conversation_id
         WHERE p.conversation_id = %(conversation)s
-    """.format(**_tables())  # noqa: S608 - table names from the models
+    """.format(**quoted)  # noqa: S608 - table names from the models
 
 
 def relay_typing(*, user_id: int, conversation_id: int) -> bool:

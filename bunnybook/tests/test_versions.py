@@ -30,6 +30,14 @@ def test_channels_redis_is_installed_beside_the_pinned_redis():
     assert Version(version("channels-redis")) >= Version("4.3")
 
 
+def test_redis_py_parses_with_hiredis():
+    # redis[hiredis]: without it redis-py silently parses in Python, which cost a typing
+    # event to 500 sockets ~13% of daphne's CPU (README, Performance).
+    from redis.utils import HIREDIS_AVAILABLE
+
+    assert HIREDIS_AVAILABLE
+
+
 def test_the_neo4j_driver_decodes_with_its_rust_codec():
     # neo4j-rust-ext: without it the driver silently falls back to pure Python, which cost
     # the suggestions call about half its client time (README, Performance).

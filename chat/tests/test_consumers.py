@@ -4,6 +4,7 @@ tab, retries, typing, read sync, presence, resume, membership, bad frames and au
 import asyncio
 import json
 import uuid
+from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
@@ -12,7 +13,7 @@ from django.db import transaction
 
 from accounts.models import User
 from bunnybook.events import _next_seq, record_and_publish_on_commit, user_group
-from chat import presence, services
+from chat import live, presence, services
 from chat.models import Message, UserEvent
 from chat.tests.conftest import ORIGIN, TIMEOUT, befriend, events_of, next_of, roundtrip
 from social import services as social_services
@@ -148,11 +149,15 @@ async def test_typing_reaches_the_others_only_and_is_throttled(chat, ann, bob, s
 
 async def test_typing_shows_on_the_page_socket(chat, ann, bob, sockets):
     ann_socket, bob_page = await sockets.api(ann), await sockets.page(bob)
-    await ann_socket.send_json_to({"type": "chat.typing", "conversation_id": chat.pk})
-    html = await bob_page.receive_from(timeout=TIMEOUT)
+    per_bunny = mock.Mock(wraps=live.render_page_event)
+    with mock.patch.object(live, "render_page_event", per_bunny):
+        await ann_socket.send_json_to({"type": "chat.typing", "conversation_id": chat.pk})
+        html = await bob_page.receive_from(timeout=TIMEOUT)
     assert f'id="typing-{chat.pk}"' in html
     assert "Ann is typing…" in html
     assert f'id="conversation-typing-{chat.pk}"' in html
+    # The same for every bunny: rendered once per process, not per socket (chat.live).
+    assert not per_bunny.called
 
 
 async def test_typing_writes_nothing_to_the_database(chat, ann, bob):
