@@ -6,6 +6,7 @@ from unittest import mock
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import Http404
 
 from chat import selectors, services
@@ -99,6 +100,26 @@ def test_a_retry_stores_nothing_and_publishes_nothing(
             sender=ann, conversation_id=chat.pk, body="Hi", client_id=str(client_id)
         )
     assert (again.pk, created, callbacks) == (first.pk, False, [])
+
+
+def test_a_connection_plans_the_sends_statements_once(chat, ann, published):
+    def prepared() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            return [statement for (statement,) in cursor.fetchall()]
+
+    def send() -> None:
+        services.send_message(
+            sender=ann, conversation_id=chat.pk, body="Hi", client_id=uuid.uuid4()
+        )
+
+    send()
+    assert not [statement for statement in prepared() if "FOR UPDATE OF c" in statement]
+    send()  # the second run of a statement prepares it (settings: prepare_threshold)
+    locking = [statement for statement in prepared() if "FOR UPDATE OF c" in statement]
+    send()
+    assert len(locking) == 1
+    assert [s for s in prepared() if "FOR UPDATE OF c" in s] == locking  # reused, not again
 
 
 def test_outsiders_get_not_found_and_ex_friends_a_closed_door(chat, ann, bob, cid):
