@@ -44,7 +44,7 @@ class BunnyManager(UserManager):
         it costs 0.18 ms of CPU against 0.74 for the ORM's get()."""
         if not isinstance(user_id, int) or not 0 < user_id < 2**63:
             return None
-        with connection.cursor() as cursor:
+        with rows.cursor() as cursor:
             cursor.execute(_fetch_statement(self.model), [user_id])
             row = cursor.fetchone()
         return rows.build(self.model, row) if row else None

@@ -10,6 +10,8 @@ from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.db import connection
 from django.utils import timezone
 
+from bunnybook import rows
+
 
 class SessionStore(DBStore):
     @classmethod
@@ -21,7 +23,7 @@ class SessionStore(DBStore):
     def load(self):
         # Every request with a session cookie loads it: as Django's DBStore.load, with one
         # written-out statement instead of an ORM get (0.12 ms of CPU against 0.79).
-        with connection.cursor() as cursor:
+        with rows.cursor() as cursor:
             cursor.execute(self._load_statement(), [self.session_key, timezone.now()])
             row = cursor.fetchone()
         if row is None:

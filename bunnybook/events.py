@@ -24,6 +24,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import connection, transaction
 from django.utils import timezone
 
+from bunnybook import rows
 from chat.models import UserEvent, UserEventCounter
 
 logger = logging.getLogger(__name__)
@@ -133,10 +134,10 @@ def _next_seqs(user_ids: list[int]) -> dict[int, int]:
     locked until the transaction ends (taken in id order, so two writes never deadlock on
     them), so a bunny's events commit in sequence order."""
     table = connection.ops.quote_name(UserEventCounter._meta.db_table)
-    rows = ", ".join(["(%s, 1)"] * len(user_ids))
+    counters = ", ".join(["(%s, 1)"] * len(user_ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (user_id, last_seq) VALUES {rows} "  # noqa: S608 - our table name and placeholders
+            f"INSERT INTO {table} (user_id, last_seq) VALUES {counters} "  # noqa: S608 - our table name and placeholders
             f"ON CONFLICT (user_id) DO UPDATE SET last_seq = {table}.last_seq + 1 "
             "RETURNING user_id, last_seq",
             user_ids,
@@ -144,17 +145,17 @@ def _next_seqs(user_ids: list[int]) -> dict[int, int]:
         return dict(cursor.fetchall())
 
 
-def _store_events(rows: list[tuple[int, int, dict]]) -> None:
+def _store_events(entries: list[tuple[int, int, dict]]) -> None:
     """INSERT the (user_id, seq, payload) rows in one statement (bulk_create spent more CPU
     preparing it than the database took to run it)."""
     table = connection.ops.quote_name(UserEvent._meta.db_table)
     payload = UserEvent._meta.get_field("payload")
     created_at = UserEvent._meta.get_field("created_at")
     now = created_at.get_db_prep_save(timezone.now(), connection)
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(entries))
     params = [
         value
-        for user_id, seq, event in rows
+        for user_id, seq, event in entries
         for value in (user_id, seq, payload.get_db_prep_save(event, connection), now)
     ]
     with connection.cursor() as cursor:
@@ -185,7 +186,7 @@ def _record_events(events: Mapping[int, dict]) -> dict[int, int]:
     params = [*user_ids, now]
     for user_id in user_ids:
         params += [user_id, payload.get_db_prep_save(events[user_id], connection)]
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(
             # Counter rows locked in id order, as in _next_seqs.
             f"WITH seqs AS (INSERT INTO {counters} (user_id, last_seq) VALUES {counter_rows} "  # noqa: S608 - our table names and placeholders

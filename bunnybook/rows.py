@@ -1,4 +1,5 @@
-"""Model instances from the rows of written-out SQL, built as the ORM builds its own.
+"""Written-out SQL: the cursor it runs on, and model instances from its rows, built as the
+ORM builds its own.
 
 The hottest reads are written out (see DEVELOPERS.md, "Reads written out in SQL"); their
 rows still become model instances. `Model.from_db` alone is not enough: the ORM first runs
@@ -52,3 +53,26 @@ def build(model: type[Model], values: Sequence, names: tuple[str, ...] | None = 
             for function in functions:
                 values[position] = function(values[position], column, connection)
     return model.from_db(connection.alias, names, values)
+
+
+def cursor():
+    """A cursor for written-out SQL. On PostgreSQL it binds parameters on the server, so a
+    connection prepares each statement the second time it runs it (settings.py:
+    prepare_threshold) and PostgreSQL plans it once: planning cost more than running our
+    hot statements (a chat send's participants query: 0.19 ms to plan, 0.12 ms to run).
+    The ORM keeps Django's client-side binding: one of its statements may carry more than
+    the 65,535 parameters the protocol allows (a cascade deleting thousands of rows); ours
+    never do."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    # What connection.cursor() does around the cursor it creates.
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        bound = ServerBindingCursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(bound)
+    return connection.make_cursor(bound)

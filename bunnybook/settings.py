@@ -143,13 +143,10 @@ if DB_POOL_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgr
         "timeout": 2,  # seconds a request waits for a connection before its 503
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Parameters bound by the server, and a statement prepared the second time a connection
-    # runs it: PostgreSQL then skips planning, which took longer than running our hot
-    # statements (a chat send's participants query: 0.19 ms to plan, 0.12 ms to run).
-    # Behind a pooler in transaction mode (pgbouncer) prepare_threshold must go back to None.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True, prepare_threshold=1
-    )
+    # Written-out SQL binds its parameters on the server (bunnybook/rows.py, `cursor`): a
+    # statement is prepared the second time a connection runs it, and PostgreSQL plans it
+    # once. (Behind a pooler in transaction mode, such as pgbouncer's, set None.)
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 1
 # Channels' live-server test case and pytest-django must agree on the test database name.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_bunnybook")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

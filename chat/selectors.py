@@ -6,7 +6,6 @@ import itertools
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import (
     BigIntegerField,
     IntegerField,
@@ -153,7 +152,7 @@ def conversation_page(viewer: User, *, cursor: str | None = None, size: int | No
     if cursor:
         at, pk = decode_cursor(cursor, Conversation._meta.get_field("last_activity_at"))
         params += [at, at, pk]
-    with connection.cursor() as db:
+    with rows.cursor() as db:
         db.execute(_page_sql(bool(cursor)), [*params, size + 1])
         fetched = db.fetchall()
     models = (Conversation, Message, User)
@@ -241,7 +240,7 @@ _CURRENT_SEQ_SQL = "SELECT last_seq FROM chat_usereventcounter WHERE user_id = %
 
 def total_unread(viewer: User) -> int:
     """Messages from others after the viewer's read cursor, over all her conversations."""
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_TOTAL_UNREAD_SQL, {"user_id": viewer.pk})
         return cursor.fetchone()[0]
 
@@ -268,7 +267,7 @@ def get_message_for(viewer: User, message_id: int) -> Message | None:
 
 def current_seq(user_id: int) -> int:
     """The last `seq` handed out to the bunny's durable events (0 before the first)."""
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_CURRENT_SEQ_SQL, {"user_id": user_id})
         row = cursor.fetchone()
     return row[0] if row else 0

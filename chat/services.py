@@ -254,7 +254,7 @@ def _participant_users(sql: str, params: dict) -> list[User]:
     attributes. Built from a fixed column list (bunnybook.rows): a RawQuerySet spent more
     CPU mapping columns to fields on every call than building the users."""
     width = len(rows.attnames(User))
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(sql, params)
         extras = [column[0] for column in cursor.description[width:]]
         fetched = cursor.fetchall()
@@ -315,7 +315,7 @@ def _store_message(
     )
     params["body"] = body
     params["created_at"] = _db_value(Message, "created_at", message.created_at)
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(sql["insert_as_last"], params)
             (message.pk,) = cursor.fetchone()
@@ -428,7 +428,7 @@ def relay_typing(*, user_id: int, conversation_id: int) -> bool:
     relay went out. Not a participant (or no longer active): Http404; conversation closed
     (no longer friends): PermissionDenied."""
     params = {"sender": user_id, "conversation": conversation_id, "direct": ConversationKind.DIRECT}
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_typing_sql(), params)
         participants = [_TypingRow(*row) for row in cursor.fetchall()]
     me = next((row for row in participants if row.id == user_id), None)

@@ -3,12 +3,12 @@
 
 from collections.abc import Iterable
 
-from django.db import connection
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
 
 from accounts.models import User
+from bunnybook import rows
 from bunnybook.pagination import Page, paginate
 from notifications.models import MutedNotificationType, Notification, NotificationActor
 from social.models import Block
@@ -83,7 +83,7 @@ _ANY_UNREAD_SQL = (
 def has_unread(viewer: User) -> bool:
     """Whether any notification of the viewer's is unread, visible or not: one look at the
     partial unread index, without building the visibility query (~10 ms of ORM work)."""
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_ANY_UNREAD_SQL, [viewer.pk])
         return cursor.fetchone() is not None
 

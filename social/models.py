@@ -1,11 +1,13 @@
 """Friendships, blocks, posts, comments and likes, with their visibility rules."""
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import models
 from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest, Least
 from django.urls import reverse
+
+from bunnybook import rows
 
 User = settings.AUTH_USER_MODEL
 
@@ -30,7 +32,7 @@ def named(sql: str, name: str) -> str:
 
 def read_ids(subquery: RawSQL) -> set[int]:
     """Run an id subquery on its own (friend_ids, ids_blocked_with)."""
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(subquery.sql, subquery.params)
         return {row[0] for row in cursor.fetchall()}
 

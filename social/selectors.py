@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
-from django.db import connection
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest, Upper
@@ -59,7 +58,7 @@ def friends_of(owner: User, *, viewer: User) -> QuerySet[User]:
 def _bunnies_and_total(sql: str, params) -> tuple[list[User], int]:
     """The bunnies of a written-out "first few and how many" query, whose rows are a
     bunny's columns and the total."""
-    with connection.cursor() as db:
+    with rows.cursor() as db:
         db.execute(sql, params)
         fetched = db.fetchall()
     return [rows.build(User, row[:-1]) for row in fetched], fetched[0][-1] if fetched else 0
@@ -124,7 +123,7 @@ def friendship_states(viewer: User, user_ids: Iterable[int]) -> dict[int, str]:
         return states
     params = {"viewer": viewer.pk} | {f"id{n}": user_id for n, user_id in enumerate(ids)}
     marks = ", ".join(f"%(id{n})s" for n in range(len(ids)))
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_FRIENDSHIP_STATES_SQL.format(ids=marks), params)
         states.update(cursor.fetchall())
     return states
@@ -274,7 +273,7 @@ def _posts_page(viewer: User, scope: str, *, cursor: str | None, size: int, **pa
     params |= {"viewer": viewer.pk, "public": Visibility.PUBLIC, "limit": size + 1}
     if cursor:
         params["at"], params["pk"] = decode_cursor(cursor, Post._meta.get_field("created_at"))
-    with connection.cursor() as db:
+    with rows.cursor() as db:
         db.execute(_posts_sql(scope=scope, after_cursor=bool(cursor)), params)
         fetched = db.fetchall()
     post_width, user_width = len(rows.attnames(Post)), len(rows.attnames(User))
@@ -360,7 +359,7 @@ def latest_comments_on(viewer: User, posts: Iterable[Post], *, per_post: int = I
     by_post: dict[int, list[Comment]] = {post_id: [] for post_id in ids}
     if not ids:
         return by_post
-    with connection.cursor() as db:
+    with rows.cursor() as db:
         db.execute(_latest_comments_sql(len(ids)), [*ids, viewer.pk, viewer.pk, per_post])
         fetched = db.fetchall()
     width = len(rows.attnames(Comment))

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from accounts.models import User
 from bunnybook.health import service_report
 from social.graph.client import get_driver
 
@@ -20,6 +21,13 @@ def test_the_database_is_postgresql_with_trigram_support():
     with connection.cursor() as cursor:
         cursor.execute("SELECT similarity('bunny', 'buny')")
         assert cursor.fetchone()[0] > 0.3
+
+
+@pytest.mark.django_db
+def test_the_orm_binds_parameters_on_the_client_so_a_statement_may_carry_any_number():
+    # Server-side binding stops at 65,535 parameters a statement: a cascade deleting more
+    # rows than that failed when every cursor bound on the server (bunnybook/rows.py).
+    assert User.objects.filter(pk__in=range(1, 70_001)).count() == 0
 
 
 def test_the_channel_layer_is_redis_and_round_trips_a_message():

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -91,7 +91,7 @@ EXCLUDED_IDS_SQL = f"""
 
 
 def _fetch(sql: str, params: dict) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -161,11 +161,11 @@ class SqlStore:
             "since": dismissed_since(),
             "sample": SAMPLE_SIZE,
         }
-        with connection.cursor() as cursor:
+        with rows.cursor() as cursor:
             cursor.execute(SQL_SUGGESTIONS, params)
-            rows = cursor.fetchall()
+            fetched = cursor.fetchall()
         candidates: list[Candidate] = []
-        for candidate_id, mutual_count, via in rows:
+        for candidate_id, mutual_count, via in fetched:
             if candidates and candidates[-1].user_id == candidate_id:
                 last = candidates[-1]
                 candidates[-1] = Candidate(candidate_id, mutual_count, (*last.sample_ids, via))
@@ -176,7 +176,7 @@ class SqlStore:
     def mutual_friend_ids(self, user_id: int, other_id: int) -> list[int]:
         if user_id == other_id:
             return []  # as in the graph, where a path never reuses a relationship
-        with connection.cursor() as cursor:
+        with rows.cursor() as cursor:
             cursor.execute(SQL_MUTUAL_FRIEND_IDS, {"user_id": user_id, "other_id": other_id})
             return [row[0] for row in cursor.fetchall()]
 
@@ -422,10 +422,10 @@ def _hydrate_window(viewer: User, candidates: Sequence[Candidate], *, limit: int
 def new_bunnies_for(viewer: User, *, limit: int = 10) -> list[Suggestion]:
     """The fallback for a bunny with nobody to suggest: the most recently joined bunnies
     it could still befriend. One query."""
-    rows = _fetch(
+    fetched = _fetch(
         SQL_NEW_BUNNIES, {"user_id": viewer.pk, "since": dismissed_since(), "limit": limit}
     )
-    return [Suggestion(_profile(row)) for row in rows]
+    return [Suggestion(_profile(row)) for row in fetched]
 
 
 def suggestions_for(
