@@ -85,6 +85,15 @@ class User(AbstractUser):
             models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
             models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
         ]
+        indexes = [
+            # "New on Bunnybook", the suggestions of a bunny without friends of friends,
+            # walks this to its first few strangers instead of sorting every bunny.
+            models.Index(
+                fields=["-date_joined", "-id"],
+                name="user_newest_active",
+                condition=models.Q(is_active=True),
+            ),
+        ]
 
     def __str__(self):
         return self.username
