@@ -103,10 +103,12 @@ def test_a_retry_stores_nothing_and_publishes_nothing(
 
 
 def test_a_connection_plans_the_sends_statements_once(chat, ann, published):
-    def prepared() -> list[str]:
+    def prepared_participants_queries() -> list[str]:
+        """This connection's prepared statements that lock the conversation (the send's
+        participants query)."""
         with connection.cursor() as cursor:
             cursor.execute("SELECT statement FROM pg_prepared_statements")
-            return [statement for (statement,) in cursor.fetchall()]
+            return [row[0] for row in cursor.fetchall() if "FOR UPDATE OF c" in row[0]]
 
     def send() -> None:
         services.send_message(
@@ -114,12 +116,12 @@ def test_a_connection_plans_the_sends_statements_once(chat, ann, published):
         )
 
     send()
-    assert not [statement for statement in prepared() if "FOR UPDATE OF c" in statement]
+    assert not prepared_participants_queries()
     send()  # the second run of a statement prepares it (settings: prepare_threshold)
-    locking = [statement for statement in prepared() if "FOR UPDATE OF c" in statement]
+    locking = prepared_participants_queries()
     send()
     assert len(locking) == 1
-    assert [s for s in prepared() if "FOR UPDATE OF c" in s] == locking  # reused, not again
+    assert prepared_participants_queries() == locking  # reused, not prepared again
 
 
 def test_outsiders_get_not_found_and_ex_friends_a_closed_door(chat, ann, bob, cid):
