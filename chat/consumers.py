@@ -232,12 +232,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
         for task in self._tasks:
             task.cancel()
         if self.user is not None:
+            # Presence first: her friends wait on it, and nothing waits on the groups.
+            await self._forget_presence()
             try:
                 for group in filter(None, (self.group, self.session_group)):
                     await self.channel_layer.group_discard(group, self.channel_name)
             except Exception:  # noqa: BLE001 - a dead layer forgets the group by itself
                 logger.warning("group_discard failed for %s", self.channel_name)
-            await self._forget_presence()
         raise StopConsumer
 
     async def _forget_presence(self):

@@ -2,11 +2,12 @@
 and a bunny's friends' presence read from it in one query."""
 
 import time
+from unittest import mock
 
 import pytest
 import redis
 
-from chat import presence, selectors
+from chat import presence, selectors, services
 from chat.tests.conftest import befriend
 from conftest import make_bunny
 
@@ -110,3 +111,34 @@ def test_a_bunnys_friends_presence_is_one_query_however_many_friends(
         states = selectors.friends_presence(ann)
 
     assert states == {online.pk: True, offline.pk: False, hidden.pk: False}
+
+
+@pytest.mark.django_db
+def test_presence_news_reaches_online_friends_only_in_one_query(
+    store, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    ann, bob, cid, dot, eve = (make_bunny(name) for name in ("ann", "bob", "cid", "dot", "eve"))
+    dot.appear_offline = True
+    dot.save(update_fields=["appear_offline"])
+    befriend(ann, bob)
+    befriend(ann, cid)
+    befriend(dot, bob)
+    for listener in (bob, eve, dot):  # eve is online but no friend of anyone here
+        store.open("server-a", listener.pk, f"tab-{listener.pk}")
+
+    with mock.patch("chat.services.deliver") as deliver, django_assert_num_queries(1):
+        # cid's only friend is offline; dot appears offline, so she stays silent.
+        services.announce_presence_changes(online=[ann.pk], offline=[cid.pk, dot.pk])
+
+    told = {"type": "presence", "user": "ann", "user_id": ann.pk, "online": True}
+    assert deliver.call_args.args[0] == [(f"user.{bob.pk}", told)]
+
+    # Turning "appear offline" on is itself news to her friends.
+    with (
+        mock.patch("chat.services.deliver") as deliver,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.appear_offline_changed(user=dot)
+
+    told = {"type": "presence", "user": "dot", "user_id": dot.pk, "online": False}
+    assert deliver.call_args.args[0] == [(f"user.{bob.pk}", told)]
