@@ -165,10 +165,6 @@ def _store_events(entries: list[tuple[int, int, dict]]) -> None:
         )
 
 
-def _next_seq(user_id: int) -> int:
-    return _next_seqs([user_id])[user_id]
-
-
 def _record_events(events: Mapping[int, dict]) -> dict[int, int]:
     """Give each bunny's event her next seq and store it; returns the seqs. On PostgreSQL
     in one statement (one round trip, not two: this runs for every chat message)."""

@@ -42,12 +42,6 @@ class ConversationKind(models.TextChoices):
     GROUP = "group", "Group"
 
 
-class ConversationQuerySet(models.QuerySet):
-    def of(self, user_id: int) -> "ConversationQuerySet":
-        """The conversations a bunny takes part in."""
-        return self.filter(participants__user_id=user_id)
-
-
 class Conversation(models.Model):
     """A conversation between participants. A 1-to-1 has a `pair_key` ("<low id>:<high id>"),
     so the database holds one per pair; a group has none and any number of participants."""
@@ -63,8 +57,6 @@ class Conversation(models.Model):
     last_message = models.ForeignKey(
         "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-
-    objects = ConversationQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["-last_activity_at", "-id"], name="conversation_activity")]

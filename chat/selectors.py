@@ -179,14 +179,6 @@ def get_conversation_for(viewer: User, conversation_id) -> Conversation:
     return conversation
 
 
-def is_participant(user_id: int, conversation_id: int) -> bool:
-    return Participant.objects.filter(user_id=user_id, conversation_id=conversation_id).exists()
-
-
-def participant_ids(conversation: Conversation) -> list[int]:
-    return sorted(p.user_id for p in conversation.participants.all())
-
-
 def others_in(conversation: Conversation, viewer: User) -> list[User]:
     """The other participants (prefetched with the conversation)."""
     return [p.user for p in conversation.participants.all() if p.user_id != viewer.pk]
@@ -216,10 +208,6 @@ def conversation_is_open(
     return conversation.kind == ConversationKind.GROUP or all(
         other.pk in friend_ids and other.is_active for other in others
     )
-
-
-def is_open_for(viewer: User, conversation: Conversation) -> bool:
-    return conversation.pk in open_conversation_ids(viewer, [conversation])
 
 
 def direct_conversation_between(first: User, second: User) -> Conversation | None:

@@ -533,13 +533,6 @@ def announce_presence_changes(*, online: Iterable[int] = (), offline: Iterable[i
     _tell_friends(dict.fromkeys(online, True) | dict.fromkeys(offline, False), visible_only=True)
 
 
-def announce_presence(*, user_id: int, online: bool) -> None:
-    """One bunny's transition (see announce_presence_changes)."""
-    announce_presence_changes(
-        online=[user_id] if online else [], offline=[] if online else [user_id]
-    )
-
-
 def appear_offline_changed(*, user: User) -> None:
     """Called by accounts.services.update_profile inside its transaction: friends see the
     bunny go offline (or come back) at once, if she is connected."""

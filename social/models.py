@@ -38,9 +38,6 @@ def read_ids(subquery: RawSQL) -> set[int]:
 
 
 class FriendshipQuerySet(models.QuerySet):
-    def involving(self, user_id: int) -> "FriendshipQuerySet":
-        return self.filter(Q(user_a_id=user_id) | Q(user_b_id=user_id))
-
     def friend_ids(self, user_id: int) -> RawSQL:
         """The ids of a bunny's friends, as a subquery (`pk__in=`); read_ids() reads them."""
         return RawSQL(FRIEND_IDS_SQL, [user_id, user_id])  # noqa: S611 - a constant

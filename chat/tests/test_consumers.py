@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from accounts.models import User
-from bunnybook.events import _next_seq, record_and_publish_on_commit, user_group
+from bunnybook.events import _next_seqs, record_and_publish_on_commit, user_group
 from chat import live, presence, services
 from chat.models import Message, UserEvent
 from chat.tests.conftest import ORIGIN, TIMEOUT, befriend, events_of, next_of, roundtrip
@@ -54,7 +54,7 @@ def lose_one_then_publish_the_next(user) -> None:
     n=2 stored and published."""
     with transaction.atomic():
         UserEvent.objects.create(
-            user=user, seq=_next_seq(user.pk), payload={"type": "notification", "n": 1}
+            user=user, seq=_next_seqs([user.pk])[user.pk], payload={"type": "notification", "n": 1}
         )
     with transaction.atomic():
         record_and_publish_on_commit([user.pk], {"type": "notification", "n": 2})
@@ -234,7 +234,7 @@ async def test_a_dead_servers_sockets_lapse_and_friends_see_offline(
     ann_socket = await sockets.api(ann)
     # Bob's socket lives on another server, which beats once (as it opens) and then dies.
     assert presence.socket_alive(bob.pk, "bob-channel", "server-that-dies")
-    await database_sync_to_async(services.announce_presence)(user_id=bob.pk, online=True)
+    await database_sync_to_async(services.announce_presence_changes)(online=[bob.pk])
     assert (await next_of(ann_socket, "presence"))["online"] is True
 
     # Ann's server beats and sweeps: Bob has no live socket left.
@@ -478,7 +478,7 @@ async def test_an_event_that_overtook_an_earlier_one_waits_for_it_in_the_layer(a
         with transaction.atomic():
             return [
                 UserEvent.objects.create(
-                    user=ann, seq=_next_seq(ann.pk), payload={"type": "notification"}
+                    user=ann, seq=_next_seqs([ann.pk])[ann.pk], payload={"type": "notification"}
                 ).seq
                 for _ in range(2)
             ]
