@@ -162,7 +162,10 @@ def test_rerolling_the_avatar_over_htmx_returns_the_new_editor(client, ann):
     ann.refresh_from_db()
     assert ann.avatar_seed != old_seed
     assert response.status_code == 200
-    assert ann.avatar_url in response.content.decode()
+    html = response.content.decode()
+    assert ann.avatar_url in html
+    # A screen reader hears which bunny she drew this time.
+    assert f'alt="Your bunny avatar: {ann.avatar_description}"' in html
 
 
 def test_rerolling_the_avatar_without_htmx_redirects(client, ann):

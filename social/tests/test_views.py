@@ -711,7 +711,7 @@ def test_a_profile_shows_the_bunny_friends_mutual_friends_and_wall(client, ann, 
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert 'alt="Ann\'s bunny avatar"' in html
+    assert f'alt="Ann\'s bunny avatar: {ann.avatar_description}"' in html
     assert "@ann" in html
     assert "Likes &lt;b&gt;clover&lt;/b&gt;" in html
     assert response.context["friends_preview"] == [bob, cid]
