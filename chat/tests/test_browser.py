@@ -143,6 +143,8 @@ def test_on_a_phone_the_open_conversation_is_read_and_the_badge_stays_dark(
     browser, server, conversation, sessions
 ):
     ann_page = open_as(browser, server, sessions["ann"], f"/chat/{conversation.pk}/", PHONE)
+    # The conversation fits the screen: she can type without scrolling to the composer.
+    expect(ann_page.locator(f"#composer-body-{conversation.pk}")).to_be_in_viewport(ratio=1)
     bob_page = open_as(browser, server, sessions["bob"], f"/chat/{conversation.pk}/")
     composer = bob_page.locator(f"#composer-body-{conversation.pk}")
     composer.fill("Read me on your phone")
