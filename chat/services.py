@@ -472,7 +472,7 @@ def relay_typing(*, user_id: int, conversation_id: int) -> bool:
 
 
 # Who hears of a bunny's presence, for any number of bunnies in one statement: her friends,
-# with her username (as two ORM queries it was most of the server's time between her last
+# with her username (as two ORM queries it was half the server's time between her last
 # socket closing and the first friend being told, in bench_presence). `{ids}` is a list of
 # placeholders, one per bunny.
 _PRESENCE_AUDIENCE_SQL = """
