@@ -1,5 +1,6 @@
 """The presence store: transitions decided once, per-server heartbeats, dead servers swept;
-and a bunny's friends' presence read from it in one query."""
+a bunny's friends' presence read from it in one query; and presence news told to online
+friends only, in one query."""
 
 import time
 from unittest import mock

@@ -70,3 +70,15 @@ def test_a_visitor_can_switch_the_theme_too(bunnies):
     expect(page.get_by_role("button", name="Dark mode")).to_have_attribute("aria-pressed", "true")
     assert is_dark(background(page))
     no_script_errors(page)
+
+
+def test_on_a_wide_screen_the_top_bar_is_one_row_even_for_a_long_name(bunnies, ann):
+    ann.display_name = "Annabelle Thumperington-Hopsalot of Clover Meadow"
+    ann.save(update_fields=["display_name"])
+    page = bunnies.page(bunnies.context("ann", user=ann), "/")  # 1,280 px wide
+
+    brand = page.locator(".brand").bounding_box()
+    log_out = page.get_by_role("button", name="Log out").bounding_box()
+    brand_middle = brand["y"] + brand["height"] / 2
+    assert abs(log_out["y"] + log_out["height"] / 2 - brand_middle) < 4  # not on a second row
+    no_script_errors(page)
