@@ -30,7 +30,7 @@ from accounts.authentication import BunnyJWTAuthentication
 from bunnybook.errors import Conflict
 from bunnybook.events import deliver_after, session_group, user_group
 from chat import live, presence, selectors, services
-from chat.models import UserEvent, UserEventCounter
+from chat.models import UserEvent
 
 logger = logging.getLogger(__name__)
 
@@ -132,12 +132,6 @@ def _events_to_resume(user_id: int, after: int) -> list[dict] | None:
 @database_sync_to_async
 def _missed_events(user_id: int, after: int, upto: int | None = None) -> list[dict]:
     return _events(user_id, after, upto, limit=settings.WS_RESUME_LIMIT)
-
-
-def _latest_seqs(user_ids: list[int]) -> dict[int, int]:
-    return dict(
-        UserEventCounter.objects.filter(user_id__in=user_ids).values_list("user_id", "last_seq")
-    )
 
 
 @database_sync_to_async
@@ -519,7 +513,7 @@ async def _after_beat(members: list[LiveConsumer]) -> None:
             except Exception:  # noqa: BLE001
                 logger.warning("channel layer unavailable for %s", member.channel_name)
                 break
-    latest = await in_db_pool(_latest_seqs)(sorted({m.user.pk for m in live_sockets}))
+    latest = await in_db_pool(selectors.latest_seqs)(sorted({m.user.pk for m in live_sockets}))
     for member in live_sockets:
         try:
             await member.catch_up(latest.get(member.user.pk, 0))

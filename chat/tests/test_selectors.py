@@ -8,6 +8,7 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
+from bunnybook.events import record_and_publish_on_commit
 from bunnybook.pagination import paginate
 from chat import selectors, services
 from chat.models import Conversation
@@ -68,3 +69,16 @@ def test_a_page_of_conversations_is_what_conversations_for_lists(django_assert_n
     with django_assert_num_queries(2):  # the page, then its participants
         page = selectors.conversation_page(ann, size=10)
     assert len(page.items) == 6  # 7 friends, one blocked ann
+
+
+def test_latest_seqs_are_each_bunnys_last_seq_in_one_query(django_assert_num_queries):
+    ann, bob, cid = make_bunny("ann"), make_bunny("bob"), make_bunny("cid")
+    record_and_publish_on_commit([ann.pk, bob.pk], {"type": "test"})
+    record_and_publish_on_commit([ann.pk], {"type": "test"})
+
+    with django_assert_num_queries(1):
+        latest = selectors.latest_seqs([ann.pk, bob.pk, cid.pk])
+
+    # cid has had no event yet: absent, as her counter is.
+    assert latest == {ann.pk: 2, bob.pk: 1}
+    assert latest[ann.pk] == selectors.current_seq(ann.pk)
