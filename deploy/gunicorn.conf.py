@@ -1,5 +1,5 @@
 """gunicorn for Bunnybook's pages and API: sync WSGI workers, which on this kind of machine
-serve several times the requests per second of one ASGI server (see README, Performance).
+serve several times the requests per second of one ASGI server (bench/LOG.md).
 Sockets are served by daphne; the router (deploy/Caddyfile) sends /ws/ there."""
 
 import os

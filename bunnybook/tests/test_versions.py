@@ -32,7 +32,7 @@ def test_channels_redis_is_installed_beside_the_pinned_redis():
 
 def test_redis_py_parses_with_hiredis():
     # redis[hiredis]: without it redis-py silently parses in Python, which cost a typing
-    # event to 500 sockets ~13% of daphne's CPU (README, Performance).
+    # event to 500 sockets ~13% of daphne's CPU (bench/LOG.md).
     from redis.utils import HIREDIS_AVAILABLE
 
     assert HIREDIS_AVAILABLE
@@ -40,7 +40,7 @@ def test_redis_py_parses_with_hiredis():
 
 def test_the_neo4j_driver_decodes_with_its_rust_codec():
     # neo4j-rust-ext: without it the driver silently falls back to pure Python, which cost
-    # the suggestions call about half its client time (README, Performance).
+    # the suggestions call about half its client time (bench/LOG.md).
     from neo4j._codec.packstream import v1
 
     assert v1._rust_unpack is not None
