@@ -188,7 +188,7 @@ def ago(moment: datetime | None) -> str:
         return "just now"
     if age < timedelta(days=7):
         return _ago_text(int(age.total_seconds() // 60), get_language())
-    return format_date(timezone.localtime(moment), "j M Y")
+    return stamp(timezone.localtime(moment), "j M Y")
 
 
 @register.filter
