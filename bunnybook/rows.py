@@ -55,6 +55,17 @@ def build(model: type[Model], values: Sequence, names: tuple[str, ...] | None = 
     return model.from_db(connection.alias, names, values)
 
 
+def build_shared(model: type[Model], values: Sequence, shared: dict) -> Model:
+    """`build`, once per primary key among the rows of one read (`shared`: pk -> instance).
+    A page of posts names the same few bunnies over and over (authors, walls, commenters),
+    and each instance costs more to build than to look up."""
+    pk = values[attnames(model).index(model._meta.pk.attname)]
+    instance = shared.get(pk)
+    if instance is None:
+        instance = shared[pk] = build(model, values)
+    return instance
+
+
 def cursor():
     """A cursor for written-out SQL. On PostgreSQL it binds parameters on the server, so a
     connection prepares each statement the second time it runs it (settings.py:

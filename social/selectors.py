@@ -277,13 +277,13 @@ def _posts_page(viewer: User, scope: str, *, cursor: str | None, size: int, **pa
         db.execute(_posts_sql(scope=scope, after_cursor=bool(cursor)), params)
         fetched = db.fetchall()
     post_width, user_width = len(rows.attnames(Post)), len(rows.attnames(User))
-    posts = []
+    posts, bunnies = [], {}
     for row in fetched:
         post = rows.build(Post, row[:post_width])
-        Post.author.field.set_cached_value(
-            post, rows.build(User, row[post_width : post_width + user_width])
-        )
-        Post.wall.field.set_cached_value(post, rows.build(User, row[post_width + user_width :]))
+        author = row[post_width : post_width + user_width]
+        Post.author.field.set_cached_value(post, rows.build_shared(User, author, bunnies))
+        wall = row[post_width + user_width :]
+        Post.wall.field.set_cached_value(post, rows.build_shared(User, wall, bunnies))
         posts.append(post)
     return page_of(posts, size=size)
 
@@ -362,10 +362,11 @@ def latest_comments_on(viewer: User, posts: Iterable[Post], *, per_post: int = I
     with rows.cursor() as db:
         db.execute(_latest_comments_sql(len(ids)), [*ids, viewer.pk, viewer.pk, per_post])
         fetched = db.fetchall()
-    width = len(rows.attnames(Comment))
+    width, bunnies = len(rows.attnames(Comment)), {}
     for row in fetched:
         comment = rows.build(Comment, row[:width])
-        Comment.author.field.set_cached_value(comment, rows.build(User, row[width:]))
+        author = rows.build_shared(User, row[width:], bunnies)
+        Comment.author.field.set_cached_value(comment, author)
         by_post[comment.post_id].append(comment)
     return by_post
 

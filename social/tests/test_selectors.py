@@ -70,6 +70,9 @@ def test_feed_posts_come_with_their_author_and_wall_loaded(network, django_asser
     expected = [(post.author.username, post.wall.username) for post in orm_feed(network[0])]
     assert seen == expected[: len(seen)]
     assert page.items[0].created_at.tzinfo is not None
+    # A bunny named by several rows of the page is built once.
+    bunnies = [bunny for post in page.items for bunny in (post.author, post.wall)]
+    assert len({id(bunny) for bunny in bunnies}) == len({bunny.pk for bunny in bunnies})
 
 
 def test_latest_comments_are_the_newest_three_per_post_less_blocked_authors(network):
@@ -88,6 +91,8 @@ def test_latest_comments_are_the_newest_three_per_post_less_blocked_authors(netw
         newest = list(visible.order_by("-created_at", "-id")[:3])[::-1]
         assert [comment.pk for comment in latest[post.pk]] == [c.pk for c in newest]
         assert [c.author.username for c in latest[post.pk]] == [c.author.username for c in newest]
+    authors = [comment.author for comments in latest.values() for comment in comments]
+    assert len({id(author) for author in authors}) == len({author.pk for author in authors})
 
 
 def test_a_profile_preview_lists_the_visible_friends_by_name_and_counts_them(network):
