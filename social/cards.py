@@ -17,6 +17,7 @@ settings.POST_CARD_CACHE_SIZE cards (0: off).
 """
 
 import functools
+import re
 import threading
 from collections import OrderedDict
 
@@ -129,20 +130,37 @@ def page_facts(context) -> tuple:
     )
 
 
-def fillings(context, next_path: str, here_quoted: str) -> list[tuple[str, str]]:
-    """The markers of a cached card and what they stand for in this render."""
-    marked_csrf = CsrfTokenNode().render(Context({"csrf_token": CSRF_MARK}))
-    return [
-        (marked_csrf, CsrfTokenNode().render(context)),
-        (NEXT_MARK, conditional_escape(next_path)),
-        (HERE_MARK, conditional_escape(here_quoted)),
-    ]
+@functools.cache
+def _marked_csrf() -> str:
+    """The CSRF marker as a card rendered for the cache shows it: inside its hidden input."""
+    return CsrfTokenNode().render(Context({"csrf_token": CSRF_MARK}))
 
 
-def fill(html: str, fillings: list[tuple[str, str]]) -> str:
-    for mark, value in fillings:
-        html = html.replace(mark, value)
-    return html
+@functools.cache
+def _markers() -> re.Pattern:
+    return re.compile(f"({'|'.join(map(re.escape, (_marked_csrf(), NEXT_MARK, HERE_MARK)))})")
+
+
+def cut(html: str) -> tuple[str, ...]:
+    """A card rendered for the cache, cut at its markers: text, marker, text, … (every odd
+    part a marker), so that filling it in is one join: replacing each marker throughout
+    every card cost a feed page ~0.45 ms."""
+    return tuple(_markers().split(html))
+
+
+def fillings(context, next_path: str, here_quoted: str) -> dict[str, str]:
+    """What each marker of a cached card stands for in this render."""
+    return {
+        _marked_csrf(): CsrfTokenNode().render(context),
+        NEXT_MARK: conditional_escape(next_path),
+        HERE_MARK: conditional_escape(here_quoted),
+    }
+
+
+def fill(parts: tuple[str, ...], fillings: dict[str, str]) -> str:
+    filled = list(parts)
+    filled[1::2] = [fillings[marker] for marker in parts[1::2]]
+    return "".join(filled)
 
 
 def enabled() -> bool:

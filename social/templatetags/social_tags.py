@@ -103,17 +103,17 @@ def post_card(context, post) -> SafeString:
     if key is None:
         with context.push(post=post):
             return template.render(context)
-    html = cards.cards.get(key)
-    if html is None:
+    parts = cards.cards.get(key)
+    if parts is None:
         with context.push({"post": post, "csrf_token": cards.CSRF_MARK, cards.MARKING: True}):
-            html = template.render(context)
-        cards.cards.put(key, html)
+            parts = cards.cut(template.render(context))
+        cards.cards.put(key, parts)
     fillings = _per_render(
         context,
         cards.fillings,
         lambda: cards.fillings(context, next_path(context), here_quoted(context)),
     )
-    return mark_safe(cards.fill(html, fillings))  # noqa: S308 - rendered by the template
+    return mark_safe(cards.fill(parts, fillings))  # noqa: S308 - rendered by the template
 
 
 @register.filter(expects_localtime=True)
