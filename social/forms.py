@@ -1,7 +1,10 @@
 """Page forms for posts and comments. Saving goes through social.services."""
 
+from functools import lru_cache
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import get_language
 
 from social.models import Visibility
 from social.services import COMMENT_MAX_LENGTH, POST_MAX_LENGTH
@@ -37,6 +40,44 @@ class PostForm(forms.Form):
         # form has its own element id and its fields' ids derive from it.
         self.html_id = html_id
         super().__init__(*args, auto_id=f"{html_id}-%s", **kwargs)
+
+
+class BlankField:
+    """An unbound field as the form templates read it, its markup given. Forms that pages
+    show empty again and again are rendered by Django once and reused (each widget is a
+    few templates: 0.2 to 0.4 ms)."""
+
+    errors = ()
+
+    def __init__(self, bound: forms.BoundField, markup: str, *, auto_id: str | None = None):
+        self.field, self.label, self.help_text = bound.field, bound.label, bound.help_text
+        self.auto_id = self.id_for_label = auto_id or bound.auto_id
+        self._markup = markup
+
+    def __html__(self) -> str:
+        return self._markup
+
+    __str__ = __html__
+
+
+class BlankPostForm:
+    """The empty composer as post_form.html reads a PostForm, rendered once per process
+    and language: the feed and a wall show it on every page (~0.7 ms each time)."""
+
+    html_id = "post-composer"
+    non_field_errors = ()
+
+    def __init__(self):
+        self.body, self.visibility = self._fields(get_language())
+
+    @staticmethod
+    @lru_cache(maxsize=8)
+    def _fields(language: str | None) -> tuple[BlankField, BlankField]:
+        # `language` keys the cache only: labels and placeholders may be translated.
+        form = PostForm(html_id=BlankPostForm.html_id)
+        return BlankField(form["body"], str(form["body"])), BlankField(
+            form["visibility"], str(form["visibility"])
+        )
 
 
 class CommentForm(forms.Form):

@@ -25,7 +25,14 @@ from bunnybook.pagination import Page
 from bunnybook.ratelimit import limit
 from chat import selectors as chat_selectors
 from social import selectors, services
-from social.forms import CommentEditForm, CommentForm, PostEditForm, PostForm, add_service_errors
+from social.forms import (
+    BlankPostForm,
+    CommentEditForm,
+    CommentForm,
+    PostEditForm,
+    PostForm,
+    add_service_errors,
+)
 from social.graph import suggestions as graph_suggestions
 from social.graph import views as graph_views
 from social.models import Comment, Post
@@ -115,7 +122,7 @@ def home(request):
         return TemplateResponse(request, "social/partials/post_page.html", context)
     requesters, request_count = selectors.latest_requesters(viewer, limit=REQUESTS_SUMMARY_SIZE)
     context |= {
-        "form": PostForm(),
+        "form": BlankPostForm(),
         "wall": viewer,
         "requesters": requesters,
         "request_count": request_count,
@@ -407,7 +414,7 @@ def profile(request, username: str):
         "state": state,
         "friends_preview": friends,
         "friend_count": friend_count,
-        "form": PostForm() if state in ("self", "friends") else None,
+        "form": BlankPostForm() if state in ("self", "friends") else None,
         "wall": owner,
     }
     if state != "self":

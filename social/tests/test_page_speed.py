@@ -9,6 +9,7 @@ import pytest
 from django.middleware.csrf import get_token
 from django.template import Context, Template
 from django.template.defaultfilters import date as format_date
+from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -18,7 +19,7 @@ from accounts.api import ProfileSerializer
 from bunnybook import links
 from conftest import make_bunny
 from social import cards, selectors, services
-from social.forms import CommentForm
+from social.forms import BlankPostForm, CommentForm, PostForm
 from social.templatetags import social_tags
 from social.tests.factories import make_friends
 
@@ -112,6 +113,26 @@ def test_the_blank_comment_box_is_the_comment_forms_markup():
         form["body"].id_for_label,
     )
     assert not blank.body.errors
+
+
+@pytest.mark.django_db
+def test_the_blank_composer_renders_as_an_empty_post_form():
+    ann = make_bunny("ann")
+    request = RequestFactory().get("/")
+    request.user = ann
+    get_token(request)
+    for wall in (ann, make_bunny("bob")):
+        context = {"wall": wall, "user": ann}
+        blank = render_to_string(
+            "social/partials/post_form.html", {**context, "form": BlankPostForm()}, request
+        )
+        form = render_to_string(
+            "social/partials/post_form.html", {**context, "form": PostForm()}, request
+        )
+        assert csrf_tokens(blank)
+        assert csrf_tokens(form)
+        mark = r'name="csrfmiddlewaretoken" value="[^"]+"'
+        assert re.sub(mark, "", blank) == re.sub(mark, "", form)
 
 
 # --- Cached post cards ------------------------------------------------------------------
