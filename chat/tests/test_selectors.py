@@ -1,11 +1,12 @@
-"""The conversation list's written-out page against the ORM query it restates
-(`conversations_for`), page by page."""
+"""The conversation list's written-out page, and one conversation, against the ORM query
+they restate (`conversations_for`)."""
 
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.db.models import F
+from django.http import Http404
 from django.utils import timezone
 
 from bunnybook.events import record_and_publish_on_commit
@@ -31,7 +32,9 @@ def listed(conversation) -> tuple:
     )
 
 
-def test_a_page_of_conversations_is_what_conversations_for_lists(django_assert_num_queries):
+def test_a_page_of_conversations_and_one_are_what_conversations_for_lists(
+    django_assert_num_queries,
+):
     ann = make_bunny("ann")
     others = [make_bunny(f"friend{number}") for number in range(7)]
     for number, other in enumerate(others):
@@ -66,6 +69,19 @@ def test_a_page_of_conversations_is_what_conversations_for_lists(django_assert_n
         )
         assert [listed(c) for c in shown] == [listed(c) for c in expected], viewer.username
     assert len(expected) == 1  # others[0] sees her one conversation
+    for viewer in [ann, others[0], others[5]]:
+        rows = selectors.conversations_for(viewer)
+        for conversation in Conversation.objects.all():  # one, or 404 as the list hides it
+            expected_one = rows.filter(pk=conversation.pk).first()
+            if expected_one is None:
+                with pytest.raises(Http404):
+                    selectors.get_conversation_for(viewer, conversation.pk)
+            else:
+                one = selectors.get_conversation_for(viewer, conversation.pk)
+                assert listed(one) == listed(expected_one)
+        for absent in (0, 2**63, 10**30):
+            with pytest.raises(Http404):
+                selectors.get_conversation_for(viewer, absent)
     with django_assert_num_queries(2):  # the page, then its participants
         page = selectors.conversation_page(ann, size=10)
     assert len(page.items) == 6  # 7 friends, one blocked ann
