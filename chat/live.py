@@ -38,6 +38,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.http import Http404
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 
@@ -128,9 +129,10 @@ def render_friends_presence(user: User) -> str:
 # --- Chat's fragments -------------------------------------------------------------------
 
 
-def _conversation_state(user: User, conversation_id) -> dict | None:
-    conversation = selectors.conversations_for(user).filter(pk=conversation_id).first()
-    if conversation is None:
+def _conversation_state(user: User, conversation_id: int) -> dict | None:
+    try:
+        conversation = selectors.get_conversation_for(user, conversation_id)
+    except Http404:
         return None
     [conversation] = selectors.decorate(user, [conversation])
     return {"conversation": conversation, "unread_total": selectors.total_unread(user)}
