@@ -3,12 +3,17 @@ bunny, the wait for the live socket, screenshots of the last state, and the axe 
 
 import re
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+from django.conf import settings
+from django.db import connection
 from django.test import Client
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from chat import presence
 from chat.tests.servers import ROOT, Daphne
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -84,6 +89,25 @@ class Browsers:
                 path = SCREENSHOTS / f"{self.name}-{label}.png"
                 pages[-1].screenshot(path=path, full_page=True)
             context.close()
+        _wait_until_the_server_settles()
+
+
+def _wait_until_the_server_settles(timeout: float = WAIT_MS / 1000) -> None:
+    """After the pages close, the server tells each bunny's friends she went offline (a
+    statement over two tables). Run during the next test's flush, whose TRUNCATE locks
+    them in another order, it deadlocked (PostgreSQL then kills the flush). So wait until
+    the server has seen every socket go and runs no statement on the test database."""
+    store = redis.Redis.from_url(settings.CACHE_URL)
+    deadline, quiet = time.monotonic() + timeout, 0
+    while quiet < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+            busy = cursor.fetchone()[0]
+        quiet = quiet + 1 if not busy and not store.scard(presence.ONLINE_KEY) else 0
 
 
 def screenshot_name(nodeid_name: str) -> str:
