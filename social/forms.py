@@ -49,7 +49,9 @@ class BlankField:
 
     errors = ()
 
-    def __init__(self, bound: forms.BoundField, markup: str | None = None, *, auto_id=None):
+    def __init__(
+        self, bound: forms.BoundField, markup: str | None = None, *, auto_id: str | None = None
+    ):
         self.field, self.label, self.help_text = bound.field, bound.label, bound.help_text
         self.auto_id = self.id_for_label = auto_id or bound.auto_id
         self._markup = markup if markup is not None else str(bound)

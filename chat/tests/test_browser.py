@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from playwright.sync_api import expect, sync_playwright
 
+from bunnybook.tests.browser.support import wait_until_the_server_settles
 from chat import services
 from chat.tests.conftest import befriend
 from chat.tests.servers import Daphne
@@ -63,6 +64,7 @@ def browser(server, conversation, sessions):
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+    wait_until_the_server_settles()  # before the flush (see there)
 
 
 DESKTOP = {"width": 1100, "height": 800}

@@ -89,10 +89,10 @@ class Browsers:
                 path = SCREENSHOTS / f"{self.name}-{label}.png"
                 pages[-1].screenshot(path=path, full_page=True)
             context.close()
-        _wait_until_the_server_settles()
+        wait_until_the_server_settles()
 
 
-def _wait_until_the_server_settles(timeout: float = WAIT_MS / 1000) -> None:
+def wait_until_the_server_settles(timeout: float = WAIT_MS / 1000) -> None:
     """After the pages close, the server tells each bunny's friends she went offline (a
     statement over two tables). Run during the next test's flush, whose TRUNCATE locks
     them in another order, it deadlocked (PostgreSQL then kills the flush). So wait until
