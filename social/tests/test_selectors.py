@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db.models import Q
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import equal_ignoring_case
@@ -61,6 +62,23 @@ def test_a_wall_shows_exactly_what_the_visibility_rule_allows_page_by_page(netwo
             lambda cursor, v=viewer, o=owner: selectors.wall_for(v, o, cursor=cursor, size=5)
         )
         assert [post.pk for post in shown] == [post.pk for post in expected], (viewer, owner)
+
+
+def test_one_post_is_found_exactly_when_the_visibility_rule_allows(network):
+    posts = list(Post.objects.all())
+    for viewer in network:
+        visible = set(Post.objects.visible_to(viewer).values_list("pk", flat=True))
+        for post in posts:
+            if post.pk in visible:
+                found = selectors.get_post_for(viewer, post.pk)
+                assert (found.author.pk, found.wall.pk) == (post.author_id, post.wall_id)
+            else:
+                with pytest.raises(Http404):
+                    selectors.get_post_for(viewer, post.pk)
+        assert 0 < len(visible) < len(posts), viewer.username
+    for out_of_range in (0, -1, 2**63):
+        with pytest.raises(Http404):
+            selectors.get_post_for(network[0], out_of_range)
 
 
 def test_feed_posts_come_with_their_author_and_wall_loaded(network, django_assert_num_queries):
