@@ -68,6 +68,16 @@ def build_shared(model: type[Model], values: Sequence, shared: dict) -> Model:
     return instance
 
 
+def split(row: Sequence, models: Sequence[type[Model]]) -> list[Sequence]:
+    """A row of several models' `columns`, in that order, cut into each model's values."""
+    parts, start = [], 0
+    for model in models:
+        end = start + len(attnames(model))
+        parts.append(row[start:end])
+        start = end
+    return parts
+
+
 def cursor():
     """A cursor for written-out SQL. On PostgreSQL it binds parameters on the server, so a
     connection prepares each statement the second time it runs it (settings.py:

@@ -220,15 +220,16 @@ def search_bunnies(viewer: User, query: str) -> list[User]:
 # and compiling them (the visibility rule, two joined bunnies, the keyset), several times
 # what PostgreSQL takes to run them. The second condition restates
 # Post.objects.visible_to; test_selectors pins the two together.
+_VISIBLE_POST = """(p.visibility = %(public)s OR p.wall_id = %(viewer)s OR p.author_id = %(viewer)s
+       OR p.wall_id IN ({friends}))
+  AND p.author_id NOT IN ({blocked}) AND p.wall_id NOT IN ({blocked})"""
 _POSTS_SQL = """
 SELECT {post}, {author}, {wall}
 FROM social_post p
 JOIN accounts_user a ON a.id = p.author_id
 JOIN accounts_user w ON w.id = p.wall_id
 WHERE {scope}
-  AND (p.visibility = %(public)s OR p.wall_id = %(viewer)s OR p.author_id = %(viewer)s
-       OR p.wall_id IN ({friends}))
-  AND p.author_id NOT IN ({blocked}) AND p.wall_id NOT IN ({blocked})
+  AND {visible}
   {after}
 ORDER BY p.created_at DESC, p.id DESC
 LIMIT %(limit)s
@@ -255,9 +256,16 @@ def _posts_sql(*, scope: str, after_cursor: bool) -> str:
         author=rows.columns(User, "a"),
         wall=rows.columns(User, "w"),
         scope=scopes[scope],
-        friends=friends,
-        blocked=named(BLOCKED_IDS_SQL, "viewer"),
+        visible=_visible_post_sql(),
         after=_AFTER_CURSOR if after_cursor else "",
+    )
+
+
+@functools.cache
+def _visible_post_sql() -> str:
+    """Post `p` is one the viewer may see (Post.objects.visible_to)."""
+    return _VISIBLE_POST.format(
+        friends=named(FRIEND_IDS_SQL, "viewer"), blocked=named(BLOCKED_IDS_SQL, "viewer")
     )
 
 
@@ -268,13 +276,11 @@ def _posts_page(viewer: User, scope: str, *, cursor: str | None, size: int, **pa
     with rows.cursor() as db:
         db.execute(_posts_sql(scope=scope, after_cursor=bool(cursor)), params)
         fetched = db.fetchall()
-    post_width, user_width = len(rows.attnames(Post)), len(rows.attnames(User))
     posts, bunnies = [], {}
     for row in fetched:
-        post = rows.build(Post, row[:post_width])
-        author = row[post_width : post_width + user_width]
+        post, author, wall = rows.split(row, (Post, User, User))
+        post = rows.build(Post, post)
         Post.author.field.set_cached_value(post, rows.build_shared(User, author, bunnies))
-        wall = row[post_width + user_width :]
         Post.wall.field.set_cached_value(post, rows.build_shared(User, wall, bunnies))
         posts.append(post)
     return page_of(posts, size=size)
@@ -375,15 +381,43 @@ def latest_comments_on(viewer: User, posts: Iterable[Post], *, per_post: int = I
     return by_post
 
 
+@functools.cache
+def _comment_sql() -> str:
+    return f"""
+        SELECT {rows.columns(Comment, "c")}, {rows.columns(User, "ca")},
+            {rows.columns(Post, "p")}, {rows.columns(User, "a")}, {rows.columns(User, "w")}
+        FROM social_comment c
+        JOIN accounts_user ca ON ca.id = c.author_id
+        JOIN social_post p ON p.id = c.post_id
+        JOIN accounts_user a ON a.id = p.author_id
+        JOIN accounts_user w ON w.id = p.wall_id
+        WHERE c.id = %(comment)s AND c.author_id NOT IN ({named(BLOCKED_IDS_SQL, "viewer")})
+          AND {_visible_post_sql()}
+    """  # noqa: S608 - joined from constants; values are parameters
+
+
 def get_comment_for(viewer: User, comment_id: int) -> Comment:
-    comment = (
-        _comment_rows(viewer)
-        .select_related("post", "post__author", "post__wall")
-        .filter(pk=comment_id, post__in=Post.objects.visible_to(viewer))
-        .first()
-    )
-    if comment is None:
+    """The comment with its author and post (with the post's author and wall) if the viewer
+    may see it: its author is not blocked either way, and its post is one she may see; else
+    Http404. Written out as get_post_for is (every comment like reads it twice)."""
+    if not 0 < comment_id < 2**63:
         raise Http404
+    params = {"comment": comment_id, "viewer": viewer.pk, "public": Visibility.PUBLIC}
+    with rows.cursor() as db:
+        db.execute(_comment_sql(), params)
+        row = db.fetchone()
+    if row is None:
+        raise Http404
+    comment, author, post, post_author, wall = rows.split(row, (Comment, User, Post, User, User))
+    bunnies = {}
+    comment, post = rows.build(Comment, comment), rows.build(Post, post)
+    author, post_author, wall = (
+        rows.build_shared(User, values, bunnies) for values in (author, post_author, wall)
+    )
+    Post.author.field.set_cached_value(post, post_author)
+    Post.wall.field.set_cached_value(post, wall)
+    Comment.author.field.set_cached_value(comment, author)
+    Comment.post.field.set_cached_value(comment, post)
     return comment
 
 

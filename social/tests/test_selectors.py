@@ -113,6 +113,35 @@ def test_latest_comments_are_the_newest_three_per_post_less_blocked_authors(netw
     assert len({id(author) for author in authors}) == len({author.pk for author in authors})
 
 
+def test_one_comment_is_found_exactly_when_its_post_and_author_may_be_seen(network):
+    for number, post in enumerate(Post.objects.order_by("id")[::3]):
+        author = network[number % len(network)]
+        Comment.objects.create(post=post, author=author, body=f"from {author.username}")
+    comments = list(Comment.objects.all())
+    hidden = 0
+    for viewer in network:
+        blocked = set(Block.objects.filter(blocker=viewer).values_list("blocked_id", flat=True))
+        blocked |= set(Block.objects.filter(blocked=viewer).values_list("blocker_id", flat=True))
+        posts = set(Post.objects.visible_to(viewer).values_list("pk", flat=True))
+        seen = 0
+        for comment in comments:
+            if comment.post_id in posts and comment.author_id not in blocked:
+                found = selectors.get_comment_for(viewer, comment.pk)
+                assert (found.author.pk, found.post.pk) == (comment.author_id, comment.post_id)
+                assert found.post.author.pk == found.post.author_id
+                assert found.post.wall.pk == found.post.wall_id
+                seen += 1
+            else:
+                with pytest.raises(Http404):
+                    selectors.get_comment_for(viewer, comment.pk)
+                hidden += 1
+        assert seen, viewer.username
+    assert hidden
+    for out_of_range in (0, -1, 2**63):
+        with pytest.raises(Http404):
+            selectors.get_comment_for(network[0], out_of_range)
+
+
 def test_a_profile_preview_lists_the_visible_friends_by_name_and_counts_them(network):
     ann, bob, cid, dot, _, fay = network
     for friend in [cid, fay]:  # dot is a friend already
