@@ -256,13 +256,13 @@ def _posts_sql(*, scope: str, after_cursor: bool) -> str:
         author=rows.columns(User, "a"),
         wall=rows.columns(User, "w"),
         scope=scopes[scope],
-        visible=_visible_post_sql(),
+        visible=visible_post_sql(),
         after=_AFTER_CURSOR if after_cursor else "",
     )
 
 
 @functools.cache
-def _visible_post_sql() -> str:
+def visible_post_sql() -> str:
     """Post `p` is one the viewer may see (Post.objects.visible_to)."""
     return _VISIBLE_POST.format(
         friends=named(FRIEND_IDS_SQL, "viewer"), blocked=named(BLOCKED_IDS_SQL, "viewer")
@@ -392,7 +392,7 @@ def _comment_sql() -> str:
         JOIN accounts_user a ON a.id = p.author_id
         JOIN accounts_user w ON w.id = p.wall_id
         WHERE c.id = %(comment)s AND c.author_id NOT IN ({named(BLOCKED_IDS_SQL, "viewer")})
-          AND {_visible_post_sql()}
+          AND {visible_post_sql()}
     """  # noqa: S608 - joined from constants; values are parameters
 
 
