@@ -57,6 +57,13 @@ def build(model: type[Model], values: Sequence, names: tuple[str, ...] | None = 
     return model.from_db(connection.alias, names, values)
 
 
+def build_or_none(model: type[Model], values: Sequence) -> Model | None:
+    """`build`, or None for the all-NULL columns of an outer join that found no row."""
+    if values[attnames(model).index(model._meta.pk.attname)] is None:
+        return None
+    return build(model, values)
+
+
 def build_shared(model: type[Model], values: Sequence, shared: dict) -> Model:
     """`build`, once per primary key among the rows of one read (`shared`: pk -> instance).
     A page of posts names the same few bunnies over and over (authors, walls, commenters),
