@@ -4,15 +4,13 @@
 import functools
 from collections.abc import Iterable
 
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
 from django.http import Http404
 
 from accounts.models import User
 from bunnybook import rows
 from bunnybook.pagination import Page, decode_cursor, page_of
-from notifications.models import MutedNotificationType, Notification, NotificationActor
-from social.models import BLOCKED_IDS_SQL, Block, Comment, Post, Visibility, named
+from notifications.models import MutedNotificationType, Notification
+from social.models import BLOCKED_IDS_SQL, Comment, Post, Visibility, named
 from social.selectors import visible_post_sql
 
 PAGE_SIZE = 20
@@ -21,28 +19,44 @@ DROPDOWN_SIZE = 5
 ACTORS_SHOWN = 3
 
 
+# A page's latest actors, ranked per notification. Written out: the ORM spent ~3 ms of CPU
+# building the window, for every notification page and live notification.
+_LATEST_ACTORS_SQL = """
+    SELECT ranked.notification_id, {user}
+    FROM (
+        SELECT na.notification_id, na.actor_id, ROW_NUMBER() OVER (
+            PARTITION BY na.notification_id ORDER BY na.acted_at DESC, na.id DESC
+        ) AS position
+        FROM notifications_notificationactor na
+        JOIN accounts_user actor ON actor.id = na.actor_id
+        WHERE na.notification_id IN ({ids}) AND actor.is_active
+          AND na.actor_id NOT IN ({blocked})
+    ) ranked
+    JOIN accounts_user u ON u.id = ranked.actor_id
+    WHERE ranked.position <= %(shown)s
+    ORDER BY ranked.notification_id, ranked.position
+"""
+
+
 def attach_latest_actors(viewer: User, notifications: Iterable[Notification]) -> None:
     """Give each notification `latest_actors` (newest first, at most ACTORS_SHOWN, never
-    anyone blocked with the viewer), in one query for the whole page."""
+    anyone blocked with the viewer or gone), in one query for the whole page."""
     notifications = list(notifications)
     by_id: dict[int, list[User]] = {notification.pk: [] for notification in notifications}
     if by_id:
-        ranked = (
-            NotificationActor.objects.filter(notification_id__in=by_id, actor__is_active=True)
-            .exclude(actor_id__in=Block.objects.ids_blocked_with(viewer.pk))
-            .select_related("actor")
-            .annotate(
-                rank=Window(
-                    RowNumber(),
-                    partition_by=F("notification_id"),
-                    order_by=[F("acted_at").desc(), F("id").desc()],
-                )
-            )
-            .filter(rank__lte=ACTORS_SHOWN)
-            .order_by("notification_id", "rank")
+        params = {f"n{index}": pk for index, pk in enumerate(by_id)}
+        sql = _LATEST_ACTORS_SQL.format(
+            user=rows.columns(User, "u"),
+            ids=", ".join(f"%({name})s" for name in params),
+            blocked=named(BLOCKED_IDS_SQL, "viewer"),
         )
-        for link in ranked:
-            by_id[link.notification_id].append(link.actor)
+        params |= {"viewer": viewer.pk, "shown": ACTORS_SHOWN}
+        with rows.cursor() as db:
+            db.execute(sql, params)
+            fetched = db.fetchall()
+        bunnies = {}
+        for notification_id, *actor in fetched:
+            by_id[notification_id].append(rows.build_shared(User, actor, bunnies))
     for notification in notifications:
         notification.latest_actors = by_id[notification.pk]
 

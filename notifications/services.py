@@ -28,6 +28,7 @@ from notifications.models import (
 )
 from notifications.serializers import serialize_notifications
 from social.models import Block, Comment, FriendRequest, Post
+from social.selectors import may_see_post
 
 _LOCK_ATTEMPTS = 5
 
@@ -58,9 +59,7 @@ def _recipients(kind: str, *, actor: User, user_ids: Iterable[int], post: Post |
     ids -= set(muted.values_list("user_id", flat=True))
     recipients = list(User.objects.filter(pk__in=ids, is_active=True).order_by("pk"))
     if post is not None:
-        recipients = [
-            user for user in recipients if Post.objects.visible_to(user).filter(pk=post.pk).exists()
-        ]
+        recipients = [user for user in recipients if may_see_post(user, post.pk)]
     return recipients
 
 

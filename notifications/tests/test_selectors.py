@@ -97,6 +97,33 @@ def test_one_notification_comes_with_its_post_author_and_comment(
             selectors.get_notification_for(bunnies[0], not_hers)
 
 
+def test_each_notification_names_its_latest_actors_still_shown(bunnies):
+    ann, bob, cid, dot, eve, fay, gus = bunnies
+    crowded = Notification.objects.create(
+        recipient=ann, type=NotificationType.POST_LIKED, group_key="crowded"
+    )
+    for minutes, actor in enumerate([eve, bob, gus, cid, fay, dot]):
+        acted_at = timezone.now() - timedelta(minutes=minutes)
+        NotificationActor.objects.create(notification=crowded, actor=actor, acted_at=acted_at)
+    assert selectors.get_notification_for(ann, crowded.pk).latest_actors == [bob, cid, dot]
+    for viewer in bunnies:
+        blocked = set(Block.objects.filter(blocker=viewer).values_list("blocked_id", flat=True))
+        blocked |= set(Block.objects.filter(blocked=viewer).values_list("blocker_id", flat=True))
+        page = selectors.notifications_for(viewer, size=100)
+        assert page.items, viewer.username
+        for notification in page.items:
+            links = NotificationActor.objects.filter(notification=notification).order_by(
+                "-acted_at", "-id"
+            )
+            expected = [
+                link.actor_id
+                for link in links.select_related("actor")
+                if link.actor.is_active and link.actor_id not in blocked
+            ][: selectors.ACTORS_SHOWN]
+            assert [actor.pk for actor in notification.latest_actors] == expected
+            assert len(expected) == min(notification.actor_count, selectors.ACTORS_SHOWN)
+
+
 def test_the_unread_count_is_exactly_the_unread_notifications_shown(bunnies):
     ann = bunnies[0]
     counts = set()

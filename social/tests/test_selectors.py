@@ -69,6 +69,7 @@ def test_one_post_is_found_exactly_when_the_visibility_rule_allows(network):
     for viewer in network:
         visible = set(Post.objects.visible_to(viewer).values_list("pk", flat=True))
         for post in posts:
+            assert selectors.may_see_post(viewer, post.pk) == (post.pk in visible)
             if post.pk in visible:
                 found = selectors.get_post_for(viewer, post.pk)
                 assert (found.author.pk, found.wall.pk) == (post.author_id, post.wall_id)
