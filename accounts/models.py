@@ -13,7 +13,6 @@ from django.db import connection, models
 from django.db.models import Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.avatars import describe_bunny
@@ -113,7 +112,7 @@ class User(AbstractUser):
         return describe_bunny(self.avatar_seed)
 
     def get_absolute_url(self) -> str:
-        return reverse("profile", args=[self.username])
+        return links.url("profile", self.username)
 
     @property
     def is_banned(self) -> bool:

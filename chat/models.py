@@ -2,8 +2,9 @@
 
 from django.conf import settings
 from django.db import models
-from django.urls import reverse
 from django.utils import timezone
+
+from bunnybook import links
 
 User = settings.AUTH_USER_MODEL
 MESSAGE_MAX_LENGTH = 4000
@@ -65,7 +66,7 @@ class Conversation(models.Model):
         return f"Conversation {self.pk} ({self.kind})"
 
     def get_absolute_url(self) -> str:
-        return reverse("chat-conversation", args=[self.pk])
+        return links.url("chat-conversation", self.pk)
 
     @staticmethod
     def pair_key_for(first_id: int, second_id: int) -> str:

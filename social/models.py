@@ -5,9 +5,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest, Least
-from django.urls import reverse
 
-from bunnybook import rows
+from bunnybook import links, rows
 
 User = settings.AUTH_USER_MODEL
 
@@ -181,7 +180,7 @@ class Post(models.Model):
         return f"Post {self.pk} by {self.author_id}"
 
     def get_absolute_url(self) -> str:
-        return reverse("post", args=[self.pk])
+        return links.url("post", self.pk)
 
     def editable_by(self, user) -> bool:
         return self.author_id == user.pk
