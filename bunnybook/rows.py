@@ -75,6 +75,18 @@ def build_shared(model: type[Model], values: Sequence, shared: dict) -> Model:
     return instance
 
 
+def prefetched(instance: Model, related_name: str, objects: list[Model]) -> None:
+    """Hand `objects` to `instance` as its prefetched reverse relation `related_name`, as
+    prefetch_related does: `instance.<related_name>.all()` then answers from them, and
+    anything narrower (`.filter()`) still asks the database."""
+    queryset = getattr(instance, related_name).get_queryset()
+    queryset._result_cache = objects
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[related_name] = queryset
+
+
 def split(row: Sequence, models: Sequence[type[Model]]) -> list[Sequence]:
     """A row of several models' `columns`, in that order, cut into each model's values."""
     parts, start = [], 0

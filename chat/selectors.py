@@ -12,7 +12,6 @@ from django.db.models import (
     IntegerField,
     Prefetch,
     QuerySet,
-    prefetch_related_objects,
 )
 from django.db.models.expressions import RawSQL
 from django.http import Http404
@@ -146,9 +145,17 @@ def _page_sql(after: str) -> str:
     )
 
 
+_PARTICIPANTS_SQL = """
+SELECT {participant}, {user}
+FROM chat_participant p JOIN accounts_user u ON u.id = p.user_id
+WHERE p.conversation_id IN ({ids})
+ORDER BY p.conversation_id, p.user_id
+"""
+
+
 def _listed(viewer: User, after: str, after_params: list, limit: int) -> list[Conversation]:
     """At most `limit` of conversations_for(viewer) meeting `after` (one of the conditions
-    above), most recent activity first."""
+    above), most recent activity first, with their participants."""
     me = viewer.pk
     params = [me, me, me]  # the read cursor's, the unread count's
     params += [me, ConversationKind.DIRECT.value, me, me]  # the listed ids
@@ -168,8 +175,34 @@ def _listed(viewer: User, after: str, after_params: list, limit: int) -> list[Co
         Conversation.last_message.field.set_cached_value(conversation, message)
         conversation.read_cursor, conversation.unread_count = row[ends[2] :]
         conversations.append(conversation)
-    prefetch_related_objects(conversations, _participants_prefetch())
+    _attach_participants(conversations)
     return conversations
+
+
+def _attach_participants(conversations: list[Conversation]) -> None:
+    """Each conversation's participants with their bunnies, in user id order, read in one
+    written-out statement and handed over as prefetch_related would: the ORM spent ~1.7 ms
+    of CPU building its prefetch, against ~0.25 ms for everything else of one conversation."""
+    if not conversations:
+        return
+    ids = [conversation.pk for conversation in conversations]
+    sql = _PARTICIPANTS_SQL.format(
+        participant=rows.columns(Participant, "p"),
+        user=rows.columns(User, "u"),
+        ids=", ".join(["%s"] * len(ids)),
+    )
+    with rows.cursor() as db:
+        db.execute(sql, ids)
+        fetched = db.fetchall()
+    by_conversation: dict[int, list[Participant]] = {pk: [] for pk in ids}
+    bunnies = {}
+    for row in fetched:
+        participant, user = rows.split(row, (Participant, User))
+        participant = rows.build(Participant, participant)
+        Participant.user.field.set_cached_value(participant, rows.build_shared(User, user, bunnies))
+        by_conversation[participant.conversation_id].append(participant)
+    for conversation in conversations:
+        rows.prefetched(conversation, "participants", by_conversation[conversation.pk])
 
 
 def conversation_page(viewer: User, *, cursor: str | None = None, size: int | None = None) -> Page:

@@ -84,7 +84,9 @@ def test_a_page_of_conversations_and_one_are_what_conversations_for_lists(
                 selectors.get_conversation_for(viewer, absent)
     with django_assert_num_queries(2):  # the page, then its participants
         page = selectors.conversation_page(ann, size=10)
+        seen = [p.user.username for c in page.items for p in c.participants.all()]
     assert len(page.items) == 6  # 7 friends, one blocked ann
+    assert len(seen) == 12
 
 
 def test_latest_seqs_are_each_bunnys_last_seq_in_one_query(django_assert_num_queries):
