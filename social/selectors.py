@@ -11,7 +11,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest, Upper
 from django.http import Http404
 
-from accounts.models import User, equal_ignoring_case
+from accounts.models import User
 from bunnybook import rows
 from bunnybook.pagination import Page, decode_cursor, page_of, paginate
 from social.models import (
@@ -44,11 +44,25 @@ def bunnies_visible_to(viewer: User) -> QuerySet[User]:
     )
 
 
+# One of bunnies_visible_to(viewer) by name, whatever its case (equal_ignoring_case: the
+# lower() unique index answers). Written out: every profile and friendship action reads
+# one, and the ORM spent ~1.5 ms of CPU building it.
+@functools.cache
+def _bunny_by_name_sql() -> str:
+    return f"""
+        SELECT {rows.columns(User, "u")} FROM accounts_user u
+        WHERE lower(u.username) = lower(%(username)s) AND u.is_active
+          AND u.id NOT IN ({named(BLOCKED_IDS_SQL, "viewer")})
+    """  # noqa: S608 - joined from constants; values are parameters
+
+
 def get_bunny_for(viewer: User, username: str) -> User:
-    bunny = bunnies_visible_to(viewer).filter(equal_ignoring_case("username", username)).first()
-    if bunny is None:
+    with rows.cursor() as db:
+        db.execute(_bunny_by_name_sql(), {"username": username, "viewer": viewer.pk})
+        row = db.fetchone()
+    if row is None:
         raise Http404
-    return bunny
+    return rows.build(User, row)
 
 
 def friends_of(owner: User, *, viewer: User) -> QuerySet[User]:

@@ -9,7 +9,6 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
-from accounts.models import equal_ignoring_case
 from conftest import every_page, make_bunny
 from social import selectors
 from social.models import Block, Comment, Friendship, Post, Visibility
@@ -162,11 +161,28 @@ def test_a_profile_preview_lists_the_visible_friends_by_name_and_counts_them(net
 def test_a_bunny_is_looked_up_by_name_through_the_unique_lower_case_index(network):
     from django.db import connection
 
-    lookup = selectors.bunnies_visible_to(network[0]).filter(equal_ignoring_case("username", "BOB"))
-    sql, params = lookup.query.sql_with_params()
+    params = {"username": "BOB", "viewer": network[0].pk}
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # a few rows would be scanned anyway
-        cursor.execute(f"EXPLAIN {sql}", params)
+        cursor.execute(f"EXPLAIN {selectors._bunny_by_name_sql()}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "user_username_ci_unique" in plan, plan
-    assert list(lookup) == [network[1]]
+    assert selectors.get_bunny_for(network[0], "BOB") == network[1]
+
+
+def test_a_bunny_is_found_by_name_in_any_case_exactly_when_visible(network):
+    gone = network[3]
+    gone.is_active = False
+    gone.save()
+    for viewer in network:
+        visible = set(selectors.bunnies_visible_to(viewer).values_list("pk", flat=True))
+        for bunny in network:
+            for name in (bunny.username, bunny.username.upper(), bunny.username.title()):
+                if bunny.pk in visible:
+                    assert selectors.get_bunny_for(viewer, name) == bunny
+                else:
+                    with pytest.raises(Http404):
+                        selectors.get_bunny_for(viewer, name)
+    for name in ("nobody", "b%", "_ob", ""):
+        with pytest.raises(Http404):
+            selectors.get_bunny_for(network[0], name)
