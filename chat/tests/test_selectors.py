@@ -100,3 +100,31 @@ def test_latest_seqs_are_each_bunnys_last_seq_in_one_query(django_assert_num_que
     # cid has had no event yet: absent, as her counter is.
     assert latest == {ann.pk: 2, bob.pk: 1}
     assert latest[ann.pk] == selectors.current_seq(ann.pk)
+
+
+def test_message_pages_go_back_through_the_history_newest_first(
+    settings, django_assert_num_queries
+):
+    settings.CHAT_PAGE_SIZE = 4
+    ann, bob, cid = make_bunny("ann"), make_bunny("bob"), make_bunny("cid")
+    make_friends(ann, bob)
+    make_friends(ann, cid)
+    talk, _ = services.start_conversation(user=ann, with_user=bob)
+    other, _ = services.start_conversation(user=ann, with_user=cid)
+    for number in range(11):
+        for conversation, friend in ((talk, bob), (other, cid)):
+            services.send_message(
+                sender=(ann, friend)[number % 2],
+                conversation_id=conversation.pk,
+                body=f"message {number}",
+                client_id=uuid.uuid4(),
+            )
+
+    with django_assert_num_queries(1):
+        first = selectors.message_page(talk)
+        senders = [message.sender.username for message in first.items]
+    assert senders == ["ann", "bob", "ann", "bob"]
+    shown = every_page(lambda cursor: selectors.message_page(talk, before=cursor))
+    expected = talk.messages.order_by("-id")
+    assert [message.pk for message in shown] == [message.pk for message in expected]
+    assert [message.body for message in shown[:2]] == ["message 10", "message 9"]
