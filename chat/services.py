@@ -356,27 +356,41 @@ def send_message(
         return first, False
 
 
+# Written out as sending is: every conversation page and read frame marks one read, and the
+# ORM spent ~1.5 ms of CPU building the two reads.
+@functools.cache
+def _read_sql() -> dict[str, str]:
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return {
+        "cursor": """
+            SELECT p.last_read_message_id,
+                (SELECT MAX(m.id) FROM {message} m WHERE m.conversation_id = p.conversation_id)
+            FROM {participant} p
+            WHERE p.conversation_id = %(conversation)s AND p.user_id = %(user)s
+        """.format(**_tables())  # noqa: S608 - table names from the models
+        + lock,
+        "move": """
+            UPDATE {participant} SET last_read_message_id = %(newest)s
+            WHERE conversation_id = %(conversation)s AND user_id = %(user)s
+        """.format(**_tables()),  # noqa: S608 - table names from the models
+    }
+
+
 @transaction.atomic
 def mark_read(*, user: User, conversation_id: int, origin: str | None = None) -> int:
     """Move the bunny's read cursor to the newest message; her other sockets hear of it
     (`origin`, the channel that asked, is told nothing new). Returns her unread total."""
-    participant = (
-        Participant.objects.select_for_update()
-        .filter(conversation_id=conversation_id, user=user)
-        .first()
-    )
-    if participant is None:
-        raise Http404
-    newest = (
-        Message.objects.filter(conversation_id=conversation_id)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-    )
-    if newest is None or newest <= participant.last_read_message_id:
-        return selectors.total_unread(user)  # nothing new: no write, no event
-    participant.last_read_message_id = newest
-    participant.save(update_fields=["last_read_message_id"])
+    sql = _read_sql()
+    params = {"conversation": conversation_id, "user": user.pk}
+    with rows.cursor() as cursor:
+        cursor.execute(sql["cursor"], params)  # her read cursor, locked, and the newest id
+        found = cursor.fetchone()
+        if found is None:
+            raise Http404
+        last_read, newest = found
+        if newest is None or newest <= last_read:
+            return selectors.total_unread(user)  # nothing new: no write, no event
+        cursor.execute(sql["move"], {**params, "newest": newest})
     total = selectors.total_unread(user)
     event = {
         "type": "chat.read",
