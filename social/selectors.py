@@ -277,7 +277,8 @@ def _posts_sql(*, scope: str, after_cursor: bool) -> str:
 
 @functools.cache
 def visible_post_sql() -> str:
-    """Post `p` is one the viewer may see (Post.objects.visible_to)."""
+    """The condition that post `p` is one the viewer may see (Post.objects.visible_to), for
+    written-out statements; parameters `viewer` (her id) and `public` (Visibility.PUBLIC)."""
     return _VISIBLE_POST.format(
         friends=named(FRIEND_IDS_SQL, "viewer"), blocked=named(BLOCKED_IDS_SQL, "viewer")
     )
