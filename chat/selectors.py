@@ -64,13 +64,6 @@ def profile_context(viewer: User, users: Iterable[User], request=None) -> dict:
 # --- Conversations ----------------------------------------------------------------------
 
 
-def _participants_prefetch() -> Prefetch:
-    return Prefetch(
-        "participants",
-        queryset=Participant.objects.select_related("user").order_by("user_id"),
-    )
-
-
 # The conversation list's rules and per-viewer state, written out and joined to the ORM
 # query as raw pieces: built from subquery expressions they cost 7-9 ms of CPU a page, more
 # than everything else the chat list did. The state pieces name the outer table, so
@@ -110,14 +103,19 @@ def conversations_for(viewer: User) -> QuerySet[Conversation]:
             unread_count=RawSQL(_UNREAD_COUNT_SQL, [me, me], output_field=IntegerField()),  # noqa: S611
         )
         .select_related("last_message", "last_message__sender")
-        .prefetch_related(_participants_prefetch())
+        .prefetch_related(
+            Prefetch(
+                "participants",
+                queryset=Participant.objects.select_related("user").order_by("user_id"),
+            )
+        )
     )
 
 
 # A page of conversations_for(), written out with the same pieces: the chat list and every
 # /api/conversations/ call read one, and the ORM spent ~5 ms of CPU compiling it (the
-# joined last message and sender, the two state annotations, the keyset). The
-# participants are still prefetched by the ORM, onto these rows.
+# joined last message and sender, the two state annotations, the keyset). Their
+# participants follow in a second statement (_attach_participants).
 _PAGE_SQL = """
 SELECT {conversation}, {message}, {sender}, ({read_cursor}), ({unread_count})
 FROM chat_conversation
