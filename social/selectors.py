@@ -355,17 +355,15 @@ def liked_post_ids(viewer: User, posts: Iterable[Post]) -> set[int]:
 # --- Comments ---------------------------------------------------------------------------
 
 
-def _comment_rows(viewer: User) -> QuerySet[Comment]:
+def comments_on(viewer: User, post: Post) -> QuerySet[Comment]:
+    """Oldest first, less authors blocked either way; the caller fetched `post` through
+    get_post_for."""
     return (
-        Comment.objects.select_related("author")
+        Comment.objects.filter(post=post)
+        .select_related("author")
         .exclude(author_id__in=Block.objects.ids_blocked_with(viewer.pk))
         .order_by("created_at", "id")
     )
-
-
-def comments_on(viewer: User, post: Post) -> QuerySet[Comment]:
-    """Oldest first; the caller fetched `post` through get_post_for."""
-    return _comment_rows(viewer).filter(post=post)
 
 
 # Written out: building the same ranking with the ORM (a window filtered by rank) cost a
